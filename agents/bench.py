@@ -1,0 +1,51 @@
+"""``sfnn bench``: compile once, time whole generations, report agent-steps per second.
+
+An agent-step is one network step of one agent in one environment (all lifetime steps are
+computed, including those after an agent's last episode, as the compiled program does).
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from agents.config import TrainConfig
+from agents.trainer import Trainer
+
+
+def bench(cfg: TrainConfig, generations: int = 2) -> dict[str, Any]:
+    trainer = Trainer.build(cfg)
+    state = trainer.init_state()
+    t = time.perf_counter()
+    state, m = trainer.generation(state, jnp.int32(0))
+    jax.block_until_ready(m)
+    first = time.perf_counter() - t
+    t = time.perf_counter()
+    for g in range(1, generations + 1):
+        state, m = trainer.generation(state, jnp.int32(g))
+    jax.block_until_ready(m)
+    per_gen = (time.perf_counter() - t) / generations
+    steps = sum(
+        cfg.strategy.population * cfg.lifetime.lifetimes * cfg.lifetime.episodes * task.env.max_steps
+        for task in trainer.tasks
+    )
+    topo = {t.env.name: {"obs": t.env.obs_size, "actions": t.env.n_actions} for t in trainer.tasks}
+    return {
+        "agent_steps_per_s": round(steps / per_gen, 1),
+        "compile_s": round(max(first - per_gen, 0.0), 2),
+        "generation_s": round(per_gen, 3),
+        "population": cfg.strategy.population,
+        "devices": len(trainer.devices),
+        "backend": jax.default_backend(),
+        "plasticity": cfg.model.plasticity,
+        "neurons": cfg.model.neurons,
+        "channels": cfg.model.channels,
+        "genome_params": trainer.num_params,
+        "envs": topo,
+        "agent_steps_per_generation": steps,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }

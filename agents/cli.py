@@ -1,0 +1,165 @@
+"""The ``sfnn`` command: train, meta-test, bench, envs.
+
+Bad input of any kind ends in one line on stderr and exit status 2, never a traceback, and
+never touches an existing run directory. jax is imported only after XLA flags are set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+# XLA's newer CPU fusion emitters compile this network's many small fused loops to scalar
+# code; the classic emitters vectorise them across agents (3-5× faster, docs/PERFORMANCE.md).
+CPU_FLAGS = "--xla_cpu_use_fusion_emitters=false"
+
+
+def set_xla_flags() -> None:
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_cpu_use_fusion_emitters" not in flags:
+        os.environ["XLA_FLAGS"] = (flags + " " + CPU_FLAGS).strip()
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2
+        raise SystemExit(_fail(f"{message} (see sfnn {self.prog.split()[-1]} --help)"))
+
+
+def _fail(msg: str) -> int:
+    print(f"sfnn: error: {msg}", file=sys.stderr)
+    return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="sfnn", description="Evolved plastic networks: train, meta-test, benchmark.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    t = sub.add_parser("train", help="evolve a genome (writes a run directory)")
+    t.add_argument("config", nargs="?", help="YAML config, e.g. configs/cartpole.yaml (omit with --resume)")
+    t.add_argument("overrides", nargs="*", help="dotted key=value overrides, e.g. strategy.population=32")
+    t.add_argument("--out", type=Path, help="run directory to create (default runs/<time>-<envs>-<placement>)")
+    t.add_argument("--resume", type=Path, help="continue the run in this directory from its newest checkpoint")
+    m = sub.add_parser("meta-test", help="evaluate a run's genome on any registered environment")
+    m.add_argument("run_dir", type=Path)
+    m.add_argument("--env", action="append", required=True, help="environment name (repeatable)")
+    m.add_argument("--lifetimes", type=int, default=16, help="fresh lifetimes per environment (default 16)")
+    m.add_argument("--out", type=Path, help="JSON output file (default RUN_DIR/meta_test.json)")
+    b = sub.add_parser("bench", help="time generations; prints one JSON line")
+    b.add_argument("config", nargs="?", help="YAML config (default: built-in defaults)")
+    b.add_argument("overrides", nargs="*")
+    b.add_argument("--generations", type=int, default=2, help="timed generations after compilation")
+    sub.add_parser("envs", help="list registered environments")
+    return p
+
+
+def _split_config_arg(config: str | None, overrides: list[str]) -> tuple[str | None, list[str]]:
+    """``sfnn train key=value`` (no file) is allowed: the first positional may be an override."""
+    if config is not None and "=" in config and not Path(config).exists():
+        return None, [config, *overrides]
+    return config, overrides
+
+
+def cmd_train(args) -> int:
+    from agents.config import load_config
+    from agents.run import check_resumable, default_run_dir, load_run_config, prepare_new_run, train
+
+    config, overrides = _split_config_arg(args.config, args.overrides)
+    if args.resume is not None:
+        if args.out is not None and args.out.resolve() != args.resume.resolve():
+            return _fail("--out and --resume name different directories: give only --resume DIR")
+        bad = [o for o in overrides if not o.split("=", 1)[0].startswith(("strategy.generations", "log."))]
+        if bad or config is not None and not Path(config).resolve().is_relative_to(args.resume.resolve()):
+            return _fail("a resumed run keeps its saved config; only strategy.generations=N and log.* may be overridden")
+        cfg = load_run_config(args.resume, overrides)
+        check_resumable(args.resume)
+        run_dir = args.resume
+        if overrides:
+            from agents.config import save_config
+
+            save_config(cfg, run_dir / "config.yaml")
+    else:
+        if config is None and not overrides:
+            return _fail("give a config file, e.g. sfnn train configs/cartpole.yaml")
+        cfg = load_config(config, overrides)
+        run_dir = args.out or default_run_dir(cfg)
+        from agents.evaluate import env_tasks
+        from agents.trainer import local_devices, make_strategy
+
+        env_tasks(cfg)  # fail on impossible combinations before creating anything
+        local_devices(cfg.parallel.devices)
+        prepare_new_run(cfg, run_dir)
+    print(f"run directory: {run_dir}")
+    summary = train(cfg, run_dir, resume=args.resume is not None)
+    print(f"done in {summary['wall_s']:.0f} s; best generation fitness {summary['best_fitness']:.3f}")
+    for env, s in summary["per_env"].items():
+        print(f"{env}: final genome mean return per episode over "
+              f"{summary['final_lifetimes']} fresh lifetimes: {s['episode_returns_mean']}")
+        print(f"{env}: same genome, plasticity off: {s['frozen_episode_returns_mean']}")
+    for name, path in summary["plots"].items():
+        print(f"plot: {path}")
+    return 0
+
+
+def cmd_meta_test(args) -> int:
+    from agents.metatest import meta_test
+
+    if args.lifetimes < 1:
+        return _fail("--lifetimes must be at least 1")
+    doc = meta_test(args.run_dir, args.env, args.lifetimes, args.out)
+    for env, r in doc["results"].items():
+        for agent, curves in r["agents"].items():
+            import numpy as np
+
+            print(f"{env} {agent:>8}: mean return per episode {np.round(np.mean(curves, 0), 1).tolist()}")
+        print(f"plot: {r['plot']}")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from agents.bench import bench
+    from agents.config import load_config
+
+    config, overrides = _split_config_arg(args.config, args.overrides)
+    cfg = load_config(config, overrides)
+    print(json.dumps(bench(cfg, args.generations)))
+    return 0
+
+
+def cmd_envs(args) -> int:
+    from envs.registry import env_names, make_env
+
+    print(f"{'name':<26}{'obs':>6}{'actions':>9}{'max steps':>11}  return range")
+    for name in env_names():
+        e = make_env(name)
+        rng = "-" if e.return_range is None else f"[{e.return_range[0]:g}, {e.return_range[1]:g}]"
+        print(f"{name:<26}{e.obs_size:>6}{e.n_actions:>9}{e.max_steps:>11}  {rng}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    set_xla_flags()
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:
+        return int(e.code or 0)
+    from agents.checkpoint import CheckpointError
+    from agents.config import ConfigError
+    from agents.run import Interrupted, RunError
+
+    handlers = {"train": cmd_train, "meta-test": cmd_meta_test, "bench": cmd_bench, "envs": cmd_envs}
+    try:
+        return handlers[args.command](args)
+    except (ConfigError, RunError, CheckpointError) as e:
+        return _fail(str(e))
+    except Interrupted as e:
+        print(str(e), file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("aborted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

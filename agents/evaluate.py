@@ -1,0 +1,112 @@
+"""Lifetime evaluation of genomes: which wiring and which environment seeds each lifetime gets,
+and how per-episode returns become one fitness number per genome.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from agents.config import ConfigError, TrainConfig
+from agents.fitness import combine_envs, lifetime_fitness
+from agents.policy import BatchPolicy
+from envs.lifetime import run_lifetimes
+from envs.registry import EnvAdapter, make_env
+from sfnn import Genome
+
+
+@dataclass(frozen=True)
+class EnvTask:
+    """One environment of a run, with the return range its fitness is normalised by."""
+
+    env: EnvAdapter
+    return_range: tuple[float, float] | None
+
+
+def env_tasks(cfg: TrainConfig, names: list[str] | None = None) -> list[EnvTask]:
+    """Adapters for the configured environments; checks that each can be scored and wired."""
+    from agents.policy import sfnn_spec
+
+    tasks = []
+    for name in names if names is not None else cfg.envs:
+        env = make_env(name, cfg.lifetime.max_steps)
+        rng = tuple(cfg.fitness.ranges[name]) if name in cfg.fitness.ranges else env.return_range
+        if cfg.fitness.kind == "normalized_weighted" and rng is None:
+            raise ConfigError(
+                f"no return range is known for {name}: set fitness.kind=mean or give "
+                f"fitness.ranges={{{name}: [low, high]}}"
+            )
+        try:
+            sfnn_spec(cfg, env)
+        except ValueError as e:
+            raise ConfigError(f"{name}: {e}") from None
+        tasks.append(EnvTask(env, rng))
+    return tasks
+
+
+def lifetime_returns(
+    cfg: TrainConfig,
+    task: EnvTask,
+    genomes: Genome,
+    wiring_keys: jax.Array,
+    env_keys: jax.Array,
+    learn: bool = True,
+    impl: str = "fast",
+) -> jax.Array:
+    """Per-episode returns (B, episodes) of B lifetimes; genomes have a leading axis B."""
+    policy = BatchPolicy(cfg, task.env, genomes, learn=learn, impl=impl)
+    res = run_lifetimes(task.env, policy.step, policy.init(wiring_keys), env_keys, cfg.lifetime.episodes, policy.freeze)
+    return res.returns
+
+
+def lifetime_keys(cfg: TrainConfig, run_key: jax.Array, gen_key: jax.Array, member: jax.Array):
+    """(wiring keys, env keys), each (lifetimes,), following ``lifetime.wiring``.
+
+    fresh: every member and lifetime gets its own wiring (the authors' setting);
+    shared: all members of a generation meet the same wirings and seeds (common random numbers);
+    fixed: one set of wirings for the whole run, so only the environment seeds vary.
+    """
+    n = cfg.lifetime.lifetimes
+    member_key = jax.random.fold_in(gen_key, member)
+    scheme = cfg.lifetime.wiring
+    if scheme == "shared":
+        base = jax.random.split(jax.random.fold_in(gen_key, 2**30), 2)
+        return jax.random.split(base[0], n), jax.random.split(base[1], n)
+    env_keys = jax.random.split(jax.random.fold_in(member_key, 1), n)
+    if scheme == "fixed":
+        return jax.random.split(jax.random.fold_in(run_key, 7), n), env_keys
+    return jax.random.split(jax.random.fold_in(member_key, 0), n), env_keys
+
+
+def population_fitness(
+    cfg: TrainConfig,
+    tasks: list[EnvTask],
+    genomes: Genome,
+    members: jax.Array,
+    run_key: jax.Array,
+    gen_key: jax.Array,
+    learn: bool = True,
+    impl: str = "fast",
+) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """Fitness (P,) of P genomes and their returns per environment (P, lifetimes, episodes).
+
+    Each member's lifetimes depend only on (run, generation, member index), never on the
+    rest of the batch, so sharding or chunking the population cannot change a result.
+    """
+    n_life = cfg.lifetime.lifetimes
+    pop = members.shape[0]
+    flat = jax.tree.map(lambda x: jnp.repeat(x, n_life, axis=0), genomes)
+    per_env, returns = [], {}
+    for i, task in enumerate(tasks):
+        wk, ek = jax.vmap(
+            lambda m: lifetime_keys(cfg, jax.random.fold_in(run_key, i), jax.random.fold_in(gen_key, i), m)
+        )(members)
+        rets = lifetime_returns(cfg, task, flat, wk.reshape(-1), ek.reshape(-1), learn, impl)
+        rets = rets.reshape(pop, n_life, -1)
+        fit = lifetime_fitness(rets, cfg.fitness.kind, task.return_range)  # (P, lifetimes)
+        per_env.append(jnp.mean(fit, axis=1))
+        returns[task.env.name] = rets
+    return combine_envs(jnp.stack(per_env, axis=-1), cfg.fitness.combine), returns

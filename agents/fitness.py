@@ -1,0 +1,44 @@
+"""Fitness from per-episode returns: the authors' normalised, improvement-weighted score, or the mean.
+
+Evolution maximises these numbers; the sign flip that evosax (a minimiser) needs happens in
+exactly one place, ``trainer.evosax_fitness``.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+
+def episode_weights(episodes: int) -> jax.Array:
+    """Weights k/Σk for episodes k = 0..E-1: the first episode counts for nothing, so a
+    genome is rewarded for what it learns within the lifetime, not for where it starts."""
+    k = jnp.arange(episodes, dtype=jnp.float32)
+    total = jnp.sum(k)
+    return jnp.where(total > 0, k / jnp.maximum(total, 1.0), jnp.ones_like(k) / episodes)
+
+
+def normalize_returns(returns: jax.Array, low: float, high: float) -> jax.Array:
+    """Min–max normalisation of returns to the environment's [low, high] range."""
+    return (returns - low) / (high - low)
+
+
+def lifetime_fitness(returns: jax.Array, kind: str, return_range: tuple[float, float] | None) -> jax.Array:
+    """Fitness of one lifetime (returns has shape (..., episodes))."""
+    if kind == "mean":
+        return jnp.mean(returns, axis=-1)
+    if kind == "normalized_weighted":
+        if return_range is None:
+            raise ValueError("normalized_weighted fitness needs a return range")
+        w = episode_weights(returns.shape[-1])
+        return jnp.sum(normalize_returns(returns, *return_range) * w, axis=-1)
+    raise ValueError(f"unknown fitness kind {kind!r}")
+
+
+def combine_envs(per_env: jax.Array, how: str) -> jax.Array:
+    """Combine fitness across environments (last axis): the authors' product, or the mean."""
+    if how == "product":
+        return jnp.prod(per_env, axis=-1)
+    if how == "mean":
+        return jnp.mean(per_env, axis=-1)
+    raise ValueError(f"unknown combination {how!r}")

@@ -1,0 +1,55 @@
+"""Figures saved into run directories: the training curve and returns within a lifetime."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def training_curve(metrics: list[dict[str, Any]], path: Path, title: str) -> Path:
+    """Best and mean fitness per generation, and mean return per environment."""
+    gens = [m["generation"] for m in metrics]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    ax = axes[0]
+    for key, label in (("best_fitness", "best"), ("mean_fitness", "mean"), ("best_ever_fitness", "best so far")):
+        ax.plot(gens, [np.nan if m.get(key) is None else m[key] for m in metrics], label=label)
+    ax.set(xlabel="generation", ylabel="fitness", title="fitness")
+    ax.legend()
+    ax = axes[1]
+    for key in sorted(k for k in metrics[0] if k.startswith("return/")):
+        ax.plot(gens, [np.nan if m.get(key) is None else m[key] for m in metrics], label=key.split("/", 1)[1] + " (mean)")
+        best = "best_" + key
+        ax.plot(gens, [np.nan if m.get(best) is None else m[best] for m in metrics], "--", label=key.split("/", 1)[1] + " (best member)")
+    ax.set(xlabel="generation", ylabel="return per episode", title="returns")
+    ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def lifetime_curves(curves: dict[str, np.ndarray], path: Path, title: str, ylabel: str = "return", xlabel: str = "episode in lifetime") -> Path:
+    """Per-episode performance within a lifetime: mean and spread over lifetimes, one line per agent.
+
+    curves: agent -> array (lifetimes, episodes).
+    """
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for name, arr in curves.items():
+        arr = np.asarray(arr, dtype=float)
+        x = np.arange(1, arr.shape[1] + 1)
+        mean, std = arr.mean(0), arr.std(0)
+        ax.plot(x, mean, marker="o", label=name)
+        ax.fill_between(x, mean - std, mean + std, alpha=0.2)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

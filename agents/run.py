@@ -1,0 +1,306 @@
+"""A training run on disk: directory layout, the generation loop, logging, resume, summary.
+
+Layout (DESIGN.md): config.yaml, metrics.jsonl, checkpoints/, genomes.npz, summary.json and
+PNG plots. The loop is a host loop around one jitted generation; Ctrl-C finishes the current
+generation, writes a checkpoint and exits so that ``--resume`` continues exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+from tqdm.auto import tqdm
+
+from agents import checkpoint as ckpt
+from agents.config import TrainConfig, load_config, save_config, to_dict
+from agents.evaluate import env_tasks, population_fitness
+from agents.fitness import combine_envs, lifetime_fitness
+from agents.plots import lifetime_curves, training_curve
+from agents.policy import genome_template
+from agents.trainer import Trainer, metrics_to_host
+from sfnn import Genome
+
+
+class RunError(RuntimeError):
+    """A run directory that cannot be used as asked; one line for the user."""
+
+
+class Interrupted(Exception):
+    def __init__(self, run_dir: Path, generation: int):
+        super().__init__(
+            f"interrupted after generation {generation}; checkpoint saved. Continue with: sfnn train --resume {run_dir}"
+        )
+
+
+def prepare_new_run(cfg: TrainConfig, out: Path) -> Path:
+    """Create the run directory and write the resolved config; never reuse a non-empty one."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise RunError(f"run directory {out} already exists and is not empty: choose another --out, or --resume {out}")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RunError(f"cannot create run directory {out}: {e.strerror}") from None
+    save_config(cfg, out / "config.yaml")
+    return out
+
+
+def load_run_config(run_dir: Path, overrides: list[str] = ()) -> TrainConfig:
+    path = run_dir / "config.yaml"
+    if not path.is_file():
+        raise RunError(f"{run_dir} is not a run directory (no config.yaml): pass the --out directory of an earlier sfnn train")
+    return load_config(path, list(overrides))
+
+
+def check_resumable(run_dir: Path) -> None:
+    ck = run_dir / "checkpoints"
+    if not ck.is_dir() or not any(p.name.isdigit() for p in ck.iterdir()):
+        raise RunError(f"{run_dir} has no checkpoints to resume from: start a new run instead")
+
+
+def save_genomes(path: Path, genomes: dict[str, Genome]) -> None:
+    """Flat float32 vectors, loadable without pickle; the config rebuilds their structure."""
+    np.savez(path, **{k: np.asarray(ravel_pytree(g)[0], np.float32) for k, g in genomes.items()})
+
+
+def load_genome(run_dir: Path, cfg: TrainConfig, which: str = "best") -> Genome:
+    path = run_dir / "genomes.npz"
+    if not path.is_file():
+        raise RunError(f"{path} not found: the run has not finished; resume it with sfnn train --resume {run_dir}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            flat = data[which]
+    except Exception as e:
+        raise RunError(f"{path} is unreadable ({type(e).__name__}): re-run or resume the training") from None
+    ref, unravel = ravel_pytree(genome_template(cfg))
+    if flat.shape != ref.shape or not np.all(np.isfinite(flat)):
+        raise RunError(f"{path} holds a genome of {flat.size} values, expected {ref.size} finite ones for this config")
+    return unravel(jnp.asarray(flat, jnp.float32))
+
+
+class _Wandb:
+    """wandb, reported once and switched off if it fails; never stops a run."""
+
+    def __init__(self, cfg: TrainConfig, run_dir: Path, run_id: str | None):
+        self.run = None
+        self.id = run_id
+        if cfg.log.wandb == "disabled":
+            return
+        try:
+            import wandb
+
+            self.run = wandb.init(
+                project=cfg.log.project,
+                mode=cfg.log.wandb,
+                dir=str(run_dir),
+                config=to_dict(cfg),
+                id=run_id,
+                resume="allow" if run_id else None,
+                name=run_dir.name,
+                settings=wandb.Settings(silent=True, console="off"),
+            )
+            self.id = self.run.id
+        except Exception as e:  # network, disk, auth: keep training with local logs
+            first = str(e).splitlines()[0] if str(e) else ""
+            tqdm.write(f"warning: wandb disabled for this run ({type(e).__name__}: {first})")
+            self.run = None
+
+    def log(self, data: dict[str, Any], step: int) -> None:
+        if self.run is None:
+            return
+        try:
+            self.run.log({k: v for k, v in data.items() if not isinstance(v, list)}, step=step)
+        except Exception as e:
+            tqdm.write(f"warning: wandb logging stopped ({type(e).__name__})")
+            self.run = None
+
+    def images(self, paths: dict[str, str]) -> None:
+        if self.run is None:
+            return
+        try:
+            import wandb
+
+            self.run.log({k: wandb.Image(p) for k, p in paths.items()})
+        except Exception:
+            pass
+
+    def finish(self, summary: dict[str, Any] | None = None) -> None:
+        if self.run is None:
+            return
+        try:
+            for k, v in (summary or {}).items():
+                if isinstance(v, (int, float, str)):
+                    self.run.summary[k] = v
+            self.run.finish()
+        except Exception:
+            pass
+
+
+def _write_metrics(path: Path, metrics: list[dict[str, Any]]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(m) + "\n" for m in metrics))
+    tmp.replace(path)
+
+
+def train(cfg: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, Any]:
+    """Run (or continue) training into ``run_dir``; returns the summary written to summary.json."""
+    trainer = Trainer.build(cfg)
+    mngr = ckpt.manager(run_dir / "checkpoints", cfg.log.keep_checkpoints)
+    state = trainer.init_state()
+    metrics: list[dict[str, Any]] = []
+    start_gen, wall_before, wandb_id = 0, 0.0, None
+    if resume:
+        start_gen, state, meta = ckpt.restore(mngr, state)
+        metrics, wall_before, wandb_id = meta["metrics"], meta["wall_s"], meta.get("wandb_id")
+    metrics_path = run_dir / "metrics.jsonl"
+    _write_metrics(metrics_path, metrics)  # exactly the generations the checkpoint holds
+    logger = _Wandb(cfg, run_dir, wandb_id)
+    stop = {"flag": False}
+
+    def on_sigint(signum, frame):
+        if stop["flag"]:
+            raise KeyboardInterrupt
+        stop["flag"] = True
+        tqdm.write("Ctrl-C: finishing this generation, then saving a checkpoint (press again to abort)")
+
+    old_handler = signal.signal(signal.SIGINT, on_sigint)
+    t0 = time.time()
+
+    def meta(done: int) -> dict[str, Any]:
+        return {
+            "generation": done,
+            "wall_s": wall_before + time.time() - t0,
+            "metrics": metrics,
+            "wandb_id": logger.id,
+            "config": to_dict(cfg),
+        }
+
+    total = cfg.strategy.generations
+    bar = tqdm(total=total, initial=start_gen, desc="generations", disable=not cfg.log.progress, dynamic_ncols=True)
+    try:
+        with metrics_path.open("a") as fh:
+            for gen in range(start_gen, total):
+                state, m = trainer.generation(state, jnp.int32(gen))
+                row = {"generation": gen, **metrics_to_host(m), "wall_s": round(wall_before + time.time() - t0, 3)}
+                metrics.append(row)
+                fh.write(json.dumps(row) + "\n")
+                fh.flush()
+                logger.log(row, step=gen)
+                bar.set_postfix(best=f"{row['best_fitness']:.3f}", mean=f"{row['mean_fitness']:.3f}", refresh=False)
+                bar.update(1)
+                done = gen + 1
+                if stop["flag"]:
+                    ckpt.save(mngr, done, state, meta(done))
+                    raise Interrupted(run_dir, done)
+                if done % cfg.log.checkpoint_every == 0 and done < total:
+                    ckpt.save(mngr, done, state, meta(done))
+        if start_gen < total or mngr.latest_step() != total:
+            ckpt.save(mngr, total, state, meta(total))
+    finally:
+        bar.close()
+        signal.signal(signal.SIGINT, old_handler)
+    summary = finish(cfg, trainer, state, metrics, run_dir, logger)
+    logger.finish(summary)
+    return summary
+
+
+def repeat_genome(genome: Genome, n: int) -> Genome:
+    return jax.tree.map(lambda x: jnp.repeat(x[None], n, axis=0), genome)
+
+
+def evaluate_lifetimes(
+    cfg: TrainConfig, genomes: Genome, envs: list[str] | None = None, seed_offset: int = 10_000, learn: bool = True
+) -> dict[str, np.ndarray]:
+    """Per-episode returns per env, (L, episodes), of L lifetimes with fresh wirings and seeds.
+
+    ``genomes`` has a leading axis L: lifetime l is lived by genome l (use ``repeat_genome``
+    for L lifetimes of one genome). Seeds depend only on (config seed, seed_offset, l).
+    """
+    eval_cfg = dataclasses.replace(
+        cfg,
+        envs=list(envs) if envs is not None else list(cfg.envs),
+        lifetime=dataclasses.replace(cfg.lifetime, lifetimes=1, wiring="fresh"),
+        fitness=dataclasses.replace(cfg.fitness, kind="mean"),
+    )
+    tasks = env_tasks(eval_cfg)
+    n = jax.tree.leaves(genomes)[0].shape[0]
+    key = jax.random.fold_in(jax.random.key(cfg.seed), seed_offset)
+    fn = jax.jit(lambda g: population_fitness(eval_cfg, tasks, g, jnp.arange(n), key, key, learn=learn)[1])
+    return {k: np.asarray(v[:, 0, :]) for k, v in fn(genomes).items()}
+
+
+def final_evaluation(cfg: TrainConfig, genome: Genome, lifetimes: int, learn: bool = True):
+    """(returns per env (lifetimes, episodes), fitness per lifetime) of one genome."""
+    rets = evaluate_lifetimes(cfg, repeat_genome(genome, lifetimes), learn=learn)
+    fits = [
+        lifetime_fitness(jnp.asarray(rets[t.env.name]), cfg.fitness.kind, t.return_range) for t in env_tasks(cfg)
+    ]
+    return rets, np.asarray(combine_envs(jnp.stack(fits, -1), cfg.fitness.combine))
+
+
+def finish(
+    cfg: TrainConfig, trainer: Trainer, state: Any, metrics: list[dict[str, Any]], run_dir: Path, logger: _Wandb
+) -> dict[str, Any]:
+    """Pick the final genome on fresh lifetimes; save genomes, plots and summary.json.
+
+    Candidates are the best single evaluation seen by the ES and the ES mean; the best
+    single score is often a lucky wiring, so the choice is made on new lifetimes.
+    """
+    n = cfg.log.final_lifetimes
+    candidates = {"es_best": trainer.best_genome(state), "es_mean": trainer.mean_genome(state)}
+    scores, curves = {}, {}
+    for name, g in candidates.items():
+        rets, fit = final_evaluation(cfg, g, n)
+        scores[name], curves[name] = float(np.mean(fit)), rets
+    chosen = max(scores, key=scores.get)
+    frozen, _ = final_evaluation(cfg, candidates[chosen], n, learn=False)
+    save_genomes(run_dir / "genomes.npz", {"best": candidates[chosen], **candidates})
+    title = f"{'+'.join(cfg.envs)} · {cfg.model.plasticity} placement"
+    plots = {"training_curve": str(training_curve(metrics, run_dir / "training_curve.png", title))}
+    per_env = {}
+    for env_name, rets in curves[chosen].items():
+        p = lifetime_curves(
+            {"plastic": rets, "frozen (plasticity off)": frozen[env_name]},
+            run_dir / f"lifetime_{env_name}.png",
+            f"{env_name}: final genome, {n} fresh lifetimes",
+        )
+        plots[f"lifetime_{env_name}"] = str(p)
+        per_env[env_name] = {
+            "episode_returns_mean": [round(float(x), 2) for x in rets.mean(0)],
+            "episode_returns_std": [round(float(x), 2) for x in rets.std(0)],
+            "frozen_episode_returns_mean": [round(float(x), 2) for x in frozen[env_name].mean(0)],
+            "best_lifetime_mean_return": round(float(rets.mean(1).max()), 2),
+        }
+    logger.images(plots)
+    valid = [m for m in metrics if m["best_fitness"] is not None]
+    best_gen = max(valid, key=lambda m: m["best_fitness"]) if valid else None
+    summary = {
+        "envs": cfg.envs,
+        "generations": cfg.strategy.generations,
+        "population": cfg.strategy.population,
+        "genome_params": trainer.num_params,
+        "wall_s": metrics[-1]["wall_s"] if metrics else 0.0,
+        "best_fitness": best_gen["best_fitness"] if best_gen else None,
+        "best_fitness_generation": best_gen["generation"] if best_gen else None,
+        "best_member_return": {k: max(m[f"best_return/{k}"] for m in valid) for k in cfg.envs} if valid else {},
+        "final_genome": chosen,
+        "final_genome_fitness": scores,
+        "final_lifetimes": n,
+        "per_env": per_env,
+        "plots": plots,
+    }
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def default_run_dir(cfg: TrainConfig) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{stamp}-{'_'.join(cfg.envs)}-{cfg.model.plasticity}"

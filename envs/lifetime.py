@@ -1,0 +1,80 @@
+"""Lifetimes: several episodes of one environment per agent, the agent's state kept throughout.
+
+A batch of B agents lives at once (the population, times lifetimes per member). The loop is
+one ``lax.scan`` of fixed length (episodes × max episode steps) so that every agent runs the
+same program; an episode that ends early lets the next one start (the environment
+auto-resets), and once an agent has lived its episodes its state is frozen and further
+steps are ignored. The agent is two pure functions and learns of episode boundaries only
+through what it is told: observation, last reward, and whether the last step ended the
+episode by termination (truncation is kept apart and not reported as failure).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from envs.registry import EnvAdapter
+
+# policy_step(agent_state, obs (B, d), last_reward (B,), last_terminated (B,)) -> (actions (B,), agent_state)
+PolicyStep = Callable[[Any, jax.Array, jax.Array, jax.Array], tuple[jax.Array, Any]]
+# freeze(active (B,), new_state, old_state) -> state: keeps old_state where an agent is done
+Freeze = Callable[[jax.Array, Any, Any], Any]
+
+
+class LifetimeResult(NamedTuple):
+    returns: jax.Array  # (B, episodes) return of each episode, in order
+    lengths: jax.Array  # (B, episodes) steps of each episode
+    final_agent_state: Any
+
+
+def run_lifetimes(
+    env: EnvAdapter,
+    policy_step: PolicyStep,
+    agent_state: Any,
+    keys: jax.Array,
+    episodes: int,
+    freeze: Freeze,
+) -> LifetimeResult:
+    """Run ``episodes`` consecutive episodes for each of B agents; keys (B,) seed each agent's
+    environment, so an agent's trajectory does not depend on which others share the batch."""
+    b = keys.shape[0]
+    k_reset, k_steps = jax.vmap(jax.random.split, out_axes=1)(keys)
+    obs, env_state = jax.vmap(env.reset)(k_reset)
+    step_env = jax.vmap(env.step)
+    fold = jax.vmap(jax.random.fold_in, in_axes=(0, None))
+
+    def body(carry, t):
+        env_state, obs, agent_state, last_r, last_term, ep, ep_ret, ep_len, rets, lens = carry
+        action, new_agent_state = policy_step(agent_state, obs, last_r, last_term)
+        obs2, env_state2, r, term, trunc = step_env(fold(k_steps, t), env_state, action)
+        active = ep < episodes
+        ep_ret = ep_ret + r
+        ep_len = ep_len + 1
+        done = jnp.logical_or(term, trunc)
+        record = jnp.logical_and(done, active)
+        slot = jax.nn.one_hot(jnp.minimum(ep, episodes - 1), episodes, dtype=bool) & record[:, None]
+        rets = jnp.where(slot, ep_ret[:, None], rets)
+        lens = jnp.where(slot, ep_len[:, None], lens)
+        ep = ep + record.astype(ep.dtype)
+        ep_ret = jnp.where(done, 0.0, ep_ret)
+        ep_len = jnp.where(done, 0, ep_len)
+        agent_state = freeze(active, new_agent_state, agent_state)
+        return (env_state2, obs2, agent_state, r, term, ep, ep_ret, ep_len, rets, lens), None
+
+    init = (
+        env_state,
+        obs,
+        agent_state,
+        jnp.zeros((b,), jnp.float32),
+        jnp.zeros((b,), bool),
+        jnp.zeros((b,), jnp.int32),
+        jnp.zeros((b,), jnp.float32),
+        jnp.zeros((b,), jnp.int32),
+        jnp.zeros((b, episodes), jnp.float32),
+        jnp.zeros((b, episodes), jnp.int32),
+    )
+    carry, _ = jax.lax.scan(body, init, jnp.arange(episodes * env.max_steps))
+    return LifetimeResult(carry[8], carry[9], carry[2])

@@ -1,0 +1,151 @@
+"""The Structurally Flexible Neural Network: one step as a pure function.
+
+A network is (genome, plastic state). The genome holds the shared units (``units.py``); the
+plastic state holds the wiring sampled for this lifetime, the neurons' activations, and the
+plastic vectors that the GRUs rewrite at every pass:
+
+* ``synapse`` placement: each existing edge i→j owns a vector e_ij; the message it carries is
+  y_i ⊙ e_ij, and after each pass the GRU of i's type sets e_ij ← e_ij + η·GRU([y_i, y_j, r], e_ij).
+* ``neuron`` placement: each neuron owns a vector w_i; its summed input s_i becomes
+  post_i = s_i ⊙ w_i, its activation is the type's neuron unit applied to post_i, and the
+  group's GRU sets w_i ← w_i + η·GRU([s_i, post_i, r], w_i). State is O(N), not O(N²).
+
+One pass visits the groups in order input → hidden → output (the observation reaches the
+output within a single pass); hidden neurons also hear the hidden and output activations of
+the previous pass. Input neurons see their observation dimension broadcast over all M
+channels; output neurons additionally receive the previous action (one-hot). The action is
+the argmax of the output neurons' channel 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from sfnn.topology import BLOCKS, GROUP_TYPE, Topology, sample_masks
+from sfnn.units import Genome, gru_cell, gru_input_terms, neuron_unit
+
+PLACEMENTS = ("synapse", "neuron")
+
+
+@dataclass(frozen=True)
+class SFNNSpec:
+    """Static hyper-parameters of one network (hashable: used as a jit static argument)."""
+
+    topo: Topology
+    channels: int = 4
+    connect_prob: float = 0.5
+    passes: int = 2
+    plasticity: str = "synapse"
+    plastic_lr: float = 0.01
+    init_scale: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.plasticity not in PLACEMENTS:
+            raise ValueError(f"model.plasticity must be one of {PLACEMENTS}, got {self.plasticity!r}")
+
+
+class PlasticState(NamedTuple):
+    """Everything that changes within a lifetime; reset only when a new lifetime starts."""
+
+    masks: dict[str, jax.Array]  # wiring blocks, 0/1, see topology.BLOCKS
+    plastic: dict[str, jax.Array]  # synapse: block -> (pre, post, M); neuron: group -> (n, M)
+    y: dict[str, jax.Array]  # group -> activations (n, M)
+    prev_action: jax.Array  # (n_out,) one-hot of the last action taken
+
+
+def init_state(key: jax.Array, spec: SFNNSpec) -> PlasticState:
+    """A new lifetime: fresh wiring, plastic vectors U(±init_scale), silent neurons."""
+    k_mask, k_vec = jax.random.split(key)
+    topo, m = spec.topo, spec.channels
+    masks = sample_masks(k_mask, topo, spec.connect_prob)
+    if spec.plasticity == "synapse":
+        keys = jax.random.split(k_vec, len(BLOCKS))
+        plastic = {
+            b: masks[b][..., None]
+            * jax.random.uniform(k, (*topo.block_shape(b), m), minval=-spec.init_scale, maxval=spec.init_scale)
+            for k, b in zip(keys, BLOCKS)
+        }
+    else:
+        keys = jax.random.split(k_vec, 3)
+        plastic = {
+            g: jax.random.uniform(k, (topo.size(g), m), minval=-spec.init_scale, maxval=spec.init_scale)
+            for k, g in zip(keys, "iho")
+        }
+    y = {g: jnp.zeros((topo.size(g), m)) for g in "iho"}
+    return PlasticState(masks, plastic, y, jnp.zeros((topo.n_out,)))
+
+
+def _messages(y_pre: jax.Array, edges: jax.Array) -> jax.Array:
+    """Σ_i y_i ⊙ e_ij: a plain sum over sources (absent edges hold zero vectors)."""
+    return jnp.sum(y_pre[:, None, :] * edges, axis=0)
+
+
+def _synapse_pass(genome, spec, masks, edges, y, obs, reward, prev_action, learn):
+    m = spec.channels
+    y_i = neuron_unit(genome, 0, jnp.broadcast_to(obs[:, None], (obs.shape[0], m)))
+    s_h = _messages(y_i, edges["ih"]) + _messages(y["h"], edges["hh"]) + _messages(y["o"], edges["oh"])
+    y_h = neuron_unit(genome, 1, s_h)
+    s_o = _messages(y_h, edges["ho"]) + prev_action[:, None]
+    y_o = neuron_unit(genome, 2, s_o)
+    y_new = {"i": y_i, "h": y_h, "o": y_o}
+    if learn:
+        new_edges = {}
+        for b, (pre, post) in BLOCKS.items():
+            t = GROUP_TYPE[pre]
+            a, c, shared = gru_input_terms(genome, t, y_new[pre], y_new[post], reward)
+            gates = a[:, None, :] + c[None, :, :] + shared
+            h = gru_cell(genome, t, gates, edges[b])
+            new_edges[b] = (edges[b] + spec.plastic_lr * h) * masks[b][..., None]
+        edges = new_edges
+    return edges, y_new
+
+
+def _neuron_pass(genome, spec, masks, w, y, obs, reward, prev_action, learn):
+    m = spec.channels
+    s = {"i": jnp.broadcast_to(obs[:, None], (obs.shape[0], m))}
+    post = {"i": s["i"] * w["i"]}
+    y_new = {"i": neuron_unit(genome, 0, post["i"])}
+    s["h"] = masks["ih"].T @ y_new["i"] + masks["hh"].T @ y["h"] + masks["oh"].T @ y["o"]
+    post["h"] = s["h"] * w["h"]
+    y_new["h"] = neuron_unit(genome, 1, post["h"])
+    s["o"] = masks["ho"].T @ y_new["h"] + prev_action[:, None]
+    post["o"] = s["o"] * w["o"]
+    y_new["o"] = neuron_unit(genome, 2, post["o"])
+    if learn:
+        new_w = {}
+        for g in "iho":
+            t = GROUP_TYPE[g]
+            a, c, shared = gru_input_terms(genome, t, s[g], post[g], reward)
+            h = gru_cell(genome, t, a + c + shared, w[g])
+            new_w[g] = w[g] + spec.plastic_lr * h
+        w = new_w
+    return w, y_new
+
+
+def step(
+    genome: Genome,
+    spec: SFNNSpec,
+    state: PlasticState,
+    obs: jax.Array,
+    reward: jax.Array,
+    learn: bool = True,
+) -> tuple[jax.Array, PlasticState]:
+    """One environment step: ``spec.passes`` propagation passes, each followed by plasticity.
+
+    Returns the output neurons' channel-0 values (argmax is the discrete action) and the
+    new plastic state. ``learn=False`` freezes the plastic vectors (the ablation that shows
+    how much of the behaviour is learned within the lifetime).
+    """
+    obs = jnp.asarray(obs, jnp.float32).reshape(-1)
+    reward = jnp.asarray(reward, jnp.float32)
+    one_pass = _synapse_pass if spec.plasticity == "synapse" else _neuron_pass
+    plastic, y = state.plastic, state.y
+    for _ in range(spec.passes):
+        plastic, y = one_pass(genome, spec, state.masks, plastic, y, obs, reward, state.prev_action, learn)
+    out = y["o"][:, 0]
+    prev_action = jax.nn.one_hot(jnp.argmax(out), spec.topo.n_out)
+    return out, PlasticState(state.masks, plastic, y, prev_action)
