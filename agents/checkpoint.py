@@ -21,7 +21,7 @@ class CheckpointError(RuntimeError):
 
 def _quiet() -> None:
     for name in ("absl", "orbax", "orbax.checkpoint"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def manager(directory: Path, keep: int) -> ocp.CheckpointManager:

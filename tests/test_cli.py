@@ -1,0 +1,166 @@
+"""The command line as users and scripts drive it: run directories, resume, meta-test, bad input."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import ROOT, SFNN, TINY
+
+CARTPOLE = "configs/cartpole.yaml"
+
+
+def metrics(run_dir):
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in r.items() if k != "wall_s"} for r in rows]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "run"
+    from conftest import run_cli
+
+    r = run_cli("train", CARTPOLE, *TINY, "strategy.generations=4", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    return out, r
+
+
+def test_train_writes_the_run_directory(trained):
+    out, r = trained
+    for name in ["config.yaml", "metrics.jsonl", "summary.json", "genomes.npz", "training_curve.png", "lifetime_CartPole-v1.png"]:
+        assert (out / name).is_file(), name
+    assert any((out / "checkpoints").iterdir())
+    rows = metrics(out)
+    assert [r["generation"] for r in rows] == [0, 1, 2, 3]
+    for key in ["best_fitness", "mean_fitness"]:
+        assert all(isinstance(r[key], float) for r in rows)
+    assert all("wall_s" in json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines())
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["generations"] == 4 and len(summary["per_env"]["CartPole-v1"]["episode_returns_mean"]) == 2
+    assert "plot:" in r.stdout
+
+
+def test_resume_gives_the_same_metrics_as_an_uninterrupted_run(trained, tmp_path, cli):
+    full, _ = trained
+    part = tmp_path / "part"
+    r = cli("train", CARTPOLE, *TINY, "strategy.generations=2", "--out", str(part))
+    assert r.returncode == 0, r.stderr
+    r = cli("train", "--resume", str(part), "strategy.generations=4")
+    assert r.returncode == 0, r.stderr
+    assert metrics(part) == metrics(full)
+
+
+def test_ctrl_c_saves_a_checkpoint_and_resume_is_bit_identical(trained, tmp_path):
+    full, _ = trained
+    out = tmp_path / "interrupted"
+    env = {**os.environ}
+    proc = subprocess.Popen([*SFNN, "train", CARTPOLE, *TINY, "strategy.generations=4", "--out", str(out)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        m = out / "metrics.jsonl"
+        if m.exists() and m.read_text().count("\n") >= 1:
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=240)
+    if proc.returncode == 0:  # finished before the signal landed: nothing to resume
+        assert metrics(out) == metrics(full)
+        return
+    assert proc.returncode == 130, err
+    assert "--resume" in err and "Traceback" not in err
+    from conftest import run_cli
+
+    r = run_cli("train", "--resume", str(out))
+    assert r.returncode == 0, r.stderr
+    assert metrics(out) == metrics(full)
+
+
+def test_meta_test_on_an_unseen_env_with_other_sizes(trained, tmp_path, cli):
+    out, _ = trained
+    dest = tmp_path / "mt.json"
+    r = cli("meta-test", str(out), "--env", "Acrobot-v1", "--env", "CartPole-v1", "--lifetimes", "2", "--out", str(dest))
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(dest.read_text())
+    res = doc["results"]["Acrobot-v1"]
+    assert res["metric"] == "return" and res["x"] == [1, 2]
+    assert set(res["agents"]) == {"plastic", "frozen", "random"}
+    assert all(len(curve) == 2 for curve in res["agents"]["plastic"])
+    assert (tmp_path / "mt_Acrobot-v1.png").is_file()
+
+
+def test_envs_lists_registered_names(cli):
+    r = cli("envs")
+    assert r.returncode == 0
+    assert "CartPole-v1" in r.stdout and "Acrobot-v1" in r.stdout and "MountainCar-v0" in r.stdout
+
+
+def test_bench_prints_one_json_line(cli):
+    r = cli("bench", CARTPOLE, "strategy.population=4", "lifetime.episodes=1", "lifetime.max_steps=20", "--generations", "1")
+    assert r.returncode == 0, r.stderr
+    line = json.loads(r.stdout.strip().splitlines()[-1])
+    for key in ["agent_steps_per_s", "compile_s", "population", "devices", "backend"]:
+        assert key in line
+    assert line["population"] == 4 and line["agent_steps_per_s"] > 0
+
+
+def test_wandb_offline_writes_a_local_run(tmp_path, cli):
+    out = tmp_path / "wb"
+    args = [a for a in TINY if not a.startswith("log.wandb")]
+    r = cli("train", CARTPOLE, *args, "strategy.generations=1", "log.wandb=offline", "--out", str(out),
+            env={"WANDB_MODE": "offline"})
+    assert r.returncode == 0, r.stderr
+    assert list((out / "wandb").glob("offline-run-*"))
+
+
+BAD = [
+    (["train", CARTPOLE, "model.neurns=3"], "unknown key"),
+    (["train", CARTPOLE, "strategy.population=lots"], "strategy.population"),
+    (["train", CARTPOLE, "envs=[CartPol-v1]"], "CartPole-v1"),
+    (["train", CARTPOLE, "model.neurons=5"], "model.neurons"),
+    (["train", CARTPOLE, "model.plasticity=dendrite"], "model.plasticity"),
+    (["train", "configs/missing.yaml"], "not found"),
+    (["train", CARTPOLE, "parallel.devices=64"], "parallel.devices"),
+    (["train", "--resume", "/nonexistent/run"], "not a run directory"),
+    (["meta-test", "/nonexistent/run", "--env", "CartPole-v1"], "not a run directory"),
+    (["frobnicate"], "invalid choice"),
+]
+
+
+@pytest.mark.parametrize("args,needle", BAD, ids=[" ".join(a[:3]) for a, _ in BAD])
+def test_bad_input_is_one_line_exit_2(args, needle, cli):
+    r = cli(*args)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    lines = [line for line in r.stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+    assert needle in lines[0]
+
+
+def test_existing_run_directory_is_never_overwritten(trained, cli):
+    out, _ = trained
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    r = cli("train", CARTPOLE, *TINY, "--out", str(out))
+    assert r.returncode == 2 and "already exists" in r.stderr
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_missing_or_corrupt_checkpoint(tmp_path, cli, trained):
+    import shutil
+
+    out, _ = trained
+    broken = tmp_path / "broken"
+    shutil.copytree(out, broken)
+    shutil.rmtree(broken / "checkpoints")
+    (broken / "checkpoints").mkdir()
+    r = cli("train", "--resume", str(broken))
+    assert r.returncode == 2 and "no checkpoints" in r.stderr
+    corrupt = tmp_path / "corrupt"
+    shutil.copytree(out, corrupt)
+    for f in (corrupt / "checkpoints").rglob("*"):
+        if f.is_file():
+            f.write_bytes(b"garbage")
+    r = cli("train", "--resume", str(corrupt))
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr

@@ -1,0 +1,141 @@
+"""Lifetimes, fitness, the ES trainer: learning signals are wired the right way round."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from agents.config import ConfigError, load_config
+from agents.evaluate import env_tasks, population_fitness
+from agents.fitness import combine_envs, episode_weights, lifetime_fitness
+from agents.trainer import Trainer, evosax_fitness, make_strategy
+from envs.lifetime import run_lifetimes
+from envs.registry import make_env
+
+
+def test_lifetime_keeps_agent_state_across_episodes_and_records_each_episode():
+    """A counting agent: its state is never reset between episodes, and stops at the lifetime's end."""
+    env = make_env("CartPole-v1", 40)
+    policy = lambda s, obs, r, term: (jnp.zeros(obs.shape[0], jnp.int32), s + 1)  # always push left
+    freeze = lambda active, new, old: jnp.where(active, new, old)
+    res = run_lifetimes(env, policy, jnp.zeros(3, jnp.int32), jax.random.split(jax.random.key(0), 3), 4, freeze)
+    assert res.returns.shape == (3, 4)
+    np.testing.assert_array_equal(res.final_agent_state, res.lengths.sum(1))  # counted every step of all 4 episodes
+    assert bool(jnp.all(res.lengths > 0)) and bool(jnp.all(res.lengths < 40))  # pushing left fails early
+    np.testing.assert_array_equal(res.returns, res.lengths)  # CartPole: +1 per step
+
+
+def test_truncation_is_not_termination():
+    env = make_env("CartPole-v1", 5)  # every episode is cut at 5 steps
+    seen = []
+    def policy(s, obs, r, term):
+        return jnp.arange(obs.shape[0]) % 2, s | term  # alternate actions; remember any termination flag
+    freeze = lambda active, new, old: jnp.where(active, new, old)
+    res = run_lifetimes(env, policy, jnp.zeros(2, bool), jax.random.split(jax.random.key(1), 2), 3, freeze)
+    np.testing.assert_array_equal(res.lengths, 5)
+    assert not bool(jnp.any(res.final_agent_state))  # the agent was never told "terminated"
+
+
+def test_normalized_weighted_fitness_by_hand():
+    w = episode_weights(4)
+    np.testing.assert_allclose(w, [0, 1 / 6, 2 / 6, 3 / 6])
+    returns = jnp.array([8.0, 254.0, 500.0, 500.0])
+    expected = (0 * 0 + 0.5 * 1 / 6 + 1.0 * 2 / 6 + 1.0 * 3 / 6)
+    np.testing.assert_allclose(lifetime_fitness(returns, "normalized_weighted", (8.0, 500.0)), expected, rtol=1e-6)
+    np.testing.assert_allclose(lifetime_fitness(returns, "mean", None), 315.5)
+    np.testing.assert_allclose(combine_envs(jnp.array([0.5, 0.4]), "product"), 0.2, rtol=1e-6)
+    np.testing.assert_allclose(combine_envs(jnp.array([0.5, 0.4]), "mean"), 0.45, rtol=1e-6)
+
+
+def test_nonfinite_fitness_is_worst_and_counted():
+    values, bad = evosax_fitness(jnp.array([1.0, jnp.nan, 3.0, jnp.inf, -2.0]))
+    assert int(bad) == 2
+    # evosax minimises: the best (3.0) must be smallest, the broken ones largest
+    assert int(jnp.argmin(values)) == 2
+    assert float(values[1]) > float(values[4]) and float(values[3]) > float(values[4])
+
+
+@pytest.mark.parametrize("name", ["CMA_ES", "SNES", "Sep_CMA_ES"])
+def test_es_maximises_a_toy_problem(name):
+    """Maximise f(x) = -|x - 3|²: the search mean must move to 3 (sign handled once, correctly)."""
+    template = {"x": jnp.zeros(5)}
+    es, params = make_strategy(name, 32, template, 1.0)
+    state = es.init(jax.random.key(0), template, params)
+    f = lambda pop: -jnp.sum((pop["x"] - 3.0) ** 2, axis=1)
+    first = None
+    for g in range(150):
+        k1, k2 = jax.random.split(jax.random.fold_in(jax.random.key(1), g))
+        pop, state = es.ask(k1, state, params)
+        fit = f(pop)
+        first = float(jnp.mean(fit)) if first is None else first
+        state, _ = es.tell(k2, pop, evosax_fitness(fit)[0], state, params)
+    mean = es.get_mean(state)["x"]
+    assert float(jnp.mean(f(pop))) > first
+    np.testing.assert_allclose(mean, 3.0, atol=0.5)
+
+
+def tiny_cfg(*extra):
+    return load_config(None, [
+        "strategy.population=16", "lifetime.episodes=3", "lifetime.max_steps=100", "log.wandb=disabled",
+        "model.plasticity=neuron",
+        "fitness.kind=mean", "strategy.sigma_init=0.5", *extra,
+    ])
+
+
+def test_lifetimes_reset_between_generations_and_are_deterministic():
+    cfg = tiny_cfg()
+    tasks = env_tasks(cfg)
+    tr = Trainer.build(cfg)
+    pop = jax.tree.map(lambda x: jnp.repeat(x[None], 4, 0), tr.template)
+    key = jax.random.key(5)
+    fn = jax.jit(lambda g, m: population_fitness(cfg, tasks, g, m, key, key))
+    f1, r1 = fn(pop, jnp.arange(4))
+    f2, r2 = fn(pop, jnp.arange(4))
+    np.testing.assert_array_equal(r1["CartPole-v1"], r2["CartPole-v1"])
+    # members differ only by their wiring/seed index: same genome, different lifetimes
+    assert len(set(np.asarray(r1["CartPole-v1"]).reshape(4, -1).sum(1).tolist())) > 1
+
+
+def test_member_results_do_not_depend_on_batch():
+    """A member's lifetime depends on its index, not on who else is evaluated (sharding-safe)."""
+    cfg = tiny_cfg()
+    tasks = env_tasks(cfg)
+    g = jax.vmap(lambda k: Trainer.build(cfg).template)(jnp.arange(6))
+    g = jax.tree.map(lambda x: x + 0.1 * jnp.arange(6).reshape((-1,) + (1,) * (x.ndim - 1)), g)
+    key = jax.random.key(2)
+    fn = jax.jit(lambda g, m: population_fitness(cfg, tasks, g, m, key, key)[0])
+    f_all = fn(g, jnp.arange(6))
+    f_sub = fn(jax.tree.map(lambda x: x[3:], g), jnp.arange(3, 6))
+    np.testing.assert_allclose(f_all[3:], f_sub, rtol=1e-6)
+
+
+def test_sfnn_evolution_improves_on_cartpole():
+    """A few generations of CMA-ES on short CartPole lifetimes raise the population's fitness."""
+    cfg = tiny_cfg("strategy.generations=8", "model.plasticity=neuron", "lifetime.terminal_reward=-1", "strategy.sigma_init=0.1")
+    tr = Trainer.build(cfg)
+    state = tr.init_state()
+    means = []
+    for g in range(cfg.strategy.generations):
+        state, m = tr.generation(state, jnp.int32(g))
+        means.append(float(m["mean_fitness"]))
+    assert max(means[-3:]) > means[0] + 1.0, means
+
+
+def test_unknown_strategy_is_a_config_error():
+    with pytest.raises(ConfigError, match="strategy.name"):
+        load_config(None, ["strategy.name=NotAnES"])
+
+
+def test_config_rejects_unknown_keys_and_bad_types():
+    with pytest.raises(ConfigError, match="unknown key"):
+        load_config(None, ["model.neurns=32"])
+    with pytest.raises(ConfigError, match="strategy.population"):
+        load_config(None, ["strategy.population=many"])
+    with pytest.raises(ConfigError, match="lifetime.wiring"):
+        load_config(None, ["lifetime.wiring=sometimes"])
+    with pytest.raises(ConfigError, match="did you mean CartPole-v1"):
+        load_config(None, ["envs=[CartPol-v1]"])
+    cfg = load_config(None, ["envs=[CartPole-v1,Acrobot-v1]", "seed=3"])
+    assert cfg.envs == ["CartPole-v1", "Acrobot-v1"] and cfg.seed == 3

@@ -1,0 +1,101 @@
+"""The SFNN learner: genome independence, wiring, plastic state, zero update, fast == reference."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from sfnn import SFNNSpec, Topology, genome_size, init_genome, init_state, sample_masks, step
+from sfnn.population import init_population_state, population_step, to_population_first, to_population_last
+
+
+def spec_for(n_in, n_out, plasticity="synapse", neurons=16):
+    return SFNNSpec(Topology.from_total(neurons, n_in, n_out), plasticity=plasticity)
+
+
+@pytest.mark.parametrize("plasticity", ["synapse", "neuron"])
+def test_genome_size_independent_of_env_sizes(plasticity):
+    g = init_genome(jax.random.key(0), 4)
+    assert genome_size(g) == 576
+    for n_in, n_out in [(4, 2), (6, 3), (2, 3)]:
+        spec = spec_for(n_in, n_out, plasticity)
+        out, state = step(g, spec, init_state(jax.random.key(1), spec), jnp.ones(n_in), 0.5)
+        assert out.shape == (n_out,)
+        assert state.y["i"].shape == (n_in, 4) and state.y["o"].shape == (n_out, 4)
+        assert bool(jnp.all(jnp.isfinite(out)))
+
+
+def test_too_few_neurons_is_a_clear_error():
+    with pytest.raises(ValueError, match="model.neurons"):
+        Topology.from_total(6, 4, 2)
+
+
+def test_masks_vary_with_key_and_respect_p():
+    topo = Topology(n_in=8, n_hidden=64, n_out=8)
+    a = sample_masks(jax.random.key(0), topo, 0.3)
+    b = sample_masks(jax.random.key(1), topo, 0.3)
+    assert any(not np.array_equal(a[k], b[k]) for k in a)
+    frac = float(sum(m.sum() for m in a.values()) / sum(m.size for m in a.values()))
+    assert abs(frac - 0.3) < 0.03
+    assert set(a) == {"ih", "hh", "ho", "oh"}  # no I→I, I→O, O→O, H→I edges exist at all
+
+
+def test_absent_edges_stay_zero():
+    spec = spec_for(4, 2)
+    g = init_genome(jax.random.key(0), 4)
+    s = init_state(jax.random.key(3), spec)
+    for _ in range(5):
+        _, s = step(g, spec, s, jnp.ones(4), 1.0)
+    for b, e in s.plastic.items():
+        assert float(jnp.abs(e * (1 - s.masks[b][..., None])).max()) == 0.0
+
+
+@pytest.mark.parametrize("plasticity", ["synapse", "neuron"])
+def test_plasticity_changes_vectors_and_frozen_keeps_them(plasticity):
+    spec = spec_for(4, 2, plasticity)
+    g = init_genome(jax.random.key(0), 4)
+    s0 = init_state(jax.random.key(1), spec)
+    _, s_learn = step(g, spec, s0, jnp.ones(4), 1.0)
+    _, s_frozen = step(g, spec, s0, jnp.ones(4), 1.0, learn=False)
+    diff = sum(float(jnp.abs(a - b).sum()) for a, b in zip(jax.tree.leaves(s_learn.plastic), jax.tree.leaves(s0.plastic)))
+    assert diff > 1e-4
+    for a, b in zip(jax.tree.leaves(s_frozen.plastic), jax.tree.leaves(s0.plastic)):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("plasticity", ["synapse", "neuron"])
+def test_zero_gru_update_leaves_vectors_unchanged(plasticity):
+    """Handmade GRU: all kernels zero, update gate shut (z≈0), candidate 0 -> GRU output ≈ 0."""
+    g = init_genome(jax.random.key(0), 4)
+    g["gru"] = jax.tree.map(jnp.zeros_like, g["gru"])
+    g["gru"]["input_bias"] = g["gru"]["input_bias"].at[:, 4:8].set(-40.0)  # z gate -> 0
+    spec = spec_for(4, 2, plasticity)
+    s0 = init_state(jax.random.key(1), spec)
+    s = s0
+    for _ in range(3):
+        _, s = step(g, spec, s, jax.random.normal(jax.random.key(2), (4,)), 1.0)
+    for a, b in zip(jax.tree.leaves(s.plastic), jax.tree.leaves(s0.plastic)):
+        np.testing.assert_allclose(a, b, atol=1e-12)
+
+
+@pytest.mark.parametrize("plasticity", ["synapse", "neuron"])
+def test_fast_population_step_equals_reference(plasticity):
+    """The population-last fast path computes the same outputs and plastic states as the
+    readable single-agent reference, step after step."""
+    P, spec = 5, spec_for(3, 2, plasticity, neurons=12)
+    gs = jax.vmap(lambda k: init_genome(k, 4))(jax.random.split(jax.random.key(0), P))
+    keys = jax.random.split(jax.random.key(1), P)
+    ref_state = jax.vmap(lambda k: init_state(k, spec))(keys)
+    fast_state = init_population_state(keys, spec)
+    fast_g = to_population_last(gs)
+    ref_step = jax.jit(jax.vmap(lambda g, s, o, r: step(g, spec, s, o, r)))
+    fast_step = jax.jit(lambda s, o, r: population_step(fast_g, spec, s, o, r))
+    for t in range(6):
+        obs = jax.random.normal(jax.random.fold_in(jax.random.key(2), t), (P, 3))
+        rew = jnp.arange(P, dtype=jnp.float32) * 0.1 - t * 0.05
+        out_r, ref_state = ref_step(gs, ref_state, obs, rew)
+        out_f, fast_state = fast_step(fast_state, obs.T, rew)
+        np.testing.assert_allclose(out_f.T, out_r, rtol=1e-5, atol=1e-6)
+    back = to_population_first(fast_state)
+    for a, b in zip(jax.tree.leaves(back), jax.tree.leaves(ref_state)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
