@@ -58,7 +58,7 @@ def lifetime_returns(
 ) -> jax.Array:
     """Per-episode returns (B, episodes) of B lifetimes; genomes have a leading axis B."""
     policy = BatchPolicy(cfg, task.env, genomes, learn=learn, impl=impl)
-    res = run_lifetimes(task.env, policy.step, policy.init(wiring_keys), env_keys, cfg.lifetime.episodes, policy.freeze)
+    res = run_lifetimes(task.env, policy.step, policy.init(wiring_keys), env_keys, cfg.lifetime.episodes)
     return res.returns
 
 

@@ -40,7 +40,7 @@ def genome_template(cfg: TrainConfig, key: jax.Array | None = None) -> Genome:
 
 
 class BatchPolicy:
-    """B agents with genomes (leading axis B): ``init(keys)``, ``step(...)``, ``freeze(...)``."""
+    """B agents with genomes (leading axis B): ``init(keys)`` and ``step(state, obs, reward, terminated)``."""
 
     def __init__(self, cfg: TrainConfig, env: EnvAdapter, genomes: Genome, learn: bool = True, impl: str = "fast"):
         self.spec = sfnn_spec(cfg, env)
@@ -70,8 +70,3 @@ class BatchPolicy:
             self.genomes, state, obs, reward
         )
         return jnp.argmax(out, axis=-1), state
-
-    def freeze(self, active: jax.Array, new: Any, old: Any) -> Any:
-        if self.impl == "fast":  # population is the last axis
-            return jax.tree.map(lambda a, b: jnp.where(active, a, b), new, old)
-        return jax.tree.map(lambda a, b: jnp.where(active.reshape((-1,) + (1,) * (a.ndim - 1)), a, b), new, old)

@@ -3,8 +3,7 @@
 A batch of B agents lives at once (the population, times lifetimes per member). The loop is
 one ``lax.scan`` of fixed length (episodes × max episode steps) so that every agent runs the
 same program; an episode that ends early lets the next one start (the environment
-auto-resets), and once an agent has lived its episodes its state is frozen and further
-steps are ignored. The agent is two pure functions and learns of episode boundaries only
+auto-resets), and once an agent has lived its episodes further steps are not recorded. The agent is two pure functions and learns of episode boundaries only
 through what it is told: observation, last reward, and whether the last step ended the
 episode by termination (truncation is kept apart and not reported as failure).
 """
@@ -36,10 +35,15 @@ def run_lifetimes(
     agent_state: Any,
     keys: jax.Array,
     episodes: int,
-    freeze: Freeze,
+    freeze: Freeze | None = None,
 ) -> LifetimeResult:
     """Run ``episodes`` consecutive episodes for each of B agents; keys (B,) seed each agent's
-    environment, so an agent's trajectory does not depend on which others share the batch."""
+    environment, so an agent's trajectory does not depend on which others share the batch.
+
+    Without ``freeze`` an agent keeps acting after its last episode (nothing is recorded
+    then) and ``final_agent_state`` is its state at the end of the loop; freezing costs a
+    select over the whole state every step (measured: half the throughput of a lifetime).
+    """
     b = keys.shape[0]
     k_reset, k_steps = jax.vmap(jax.random.split, out_axes=1)(keys)
     obs, env_state = jax.vmap(env.reset)(k_reset)
@@ -61,7 +65,7 @@ def run_lifetimes(
         ep = ep + record.astype(ep.dtype)
         ep_ret = jnp.where(done, 0.0, ep_ret)
         ep_len = jnp.where(done, 0, ep_len)
-        agent_state = freeze(active, new_agent_state, agent_state)
+        agent_state = new_agent_state if freeze is None else freeze(active, new_agent_state, agent_state)
         return (env_state2, obs2, agent_state, r, term, ep, ep_ret, ep_len, rets, lens), None
 
     init = (
