@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 # Return ranges for the authors' min-max normalised fitness (DESIGN.md).
 RETURN_RANGES: dict[str, tuple[float, float]] = {
@@ -75,42 +76,86 @@ def env_names() -> list[str]:
     return list(GYMNAX_DISCRETE)
 
 
+def parse_env_name(name: str) -> tuple[str, dict[str, str]]:
+    """``Base-v1:key=value,key=value`` -> (base name, {key: value}).
+
+    Variants change environment parameters (``CartPole-v1:length=1.0,gravity=12``) or
+    permute the observation dimensions with a fixed seed (``CartPole-v1:perm=3``), so a
+    meta-test can meet dynamics and input orders it never saw in training.
+    """
+    base, _, rest = name.partition(":")
+    opts: dict[str, str] = {}
+    for part in filter(None, rest.split(",")):
+        key, eq, value = part.partition("=")
+        if not eq or not key or not value:
+            raise UnknownEnvError(f"bad environment variant {part!r} in {name!r}: write NAME:key=value,key=value")
+        opts[key.strip()] = value.strip()
+    return base, opts
+
+
 def check_env_name(name: str) -> None:
     """Raise UnknownEnvError with the closest registered names as a suggestion."""
-    if name in GYMNAX_DISCRETE:
+    base, _ = parse_env_name(name)
+    if base in GYMNAX_DISCRETE:
         return
-    close = difflib.get_close_matches(name, env_names(), n=3, cutoff=0.4)
+    close = difflib.get_close_matches(base, env_names(), n=3, cutoff=0.4)
     hint = f"did you mean {', '.join(close)}?" if close else "run `sfnn envs` to list them"
-    raise UnknownEnvError(f"unknown environment {name!r}: {hint}")
+    raise UnknownEnvError(f"unknown environment {base!r}: {hint}")
+
+
+def _with_overrides(params: Any, opts: dict[str, str], name: str) -> Any:
+    fields = {f for f in params.__dataclass_fields__ if f != "max_steps_in_episode"}
+    changes = {}
+    for key, value in opts.items():
+        if key not in fields:
+            raise UnknownEnvError(f"{name}: {key!r} is not a parameter; choose from {', '.join(sorted(fields))} or perm")
+        try:
+            changes[key] = type(getattr(params, key))(float(value)) if not isinstance(getattr(params, key), bool) else value == "true"
+        except (TypeError, ValueError):
+            raise UnknownEnvError(f"{name}: {key}={value!r} is not a number") from None
+    params = params.replace(**changes)
+    # CartPole caches two derived quantities: keep them consistent with what was changed
+    if {"total_mass", "polemass_length"} <= fields and not {"total_mass", "polemass_length"} & set(changes):
+        params = params.replace(
+            total_mass=params.masspole + params.masscart, polemass_length=params.masspole * params.length
+        )
+    return params
 
 
 @lru_cache(maxsize=None)
 def make_env(name: str, max_steps: int | None = None) -> EnvAdapter:
-    """Build the adapter for a registered name; ``max_steps`` overrides the episode cap."""
+    """Build the adapter for a registered name (with variants); ``max_steps`` overrides the episode cap."""
     check_env_name(name)
+    base, opts = parse_env_name(name)
+    perm_seed = opts.pop("perm", None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import gymnax
 
-        env, params = gymnax.make(name)
+        env, params = gymnax.make(base)
+    params = _with_overrides(params, opts, name)
     if max_steps is not None:
         params = params.replace(max_steps_in_episode=int(max_steps))
     obs_shape = env.observation_space(params).shape
-    obs_size = int(jnp.prod(jnp.array(obs_shape))) if len(obs_shape) else 1
+    obs_size = int(np.prod(obs_shape)) if len(obs_shape) else 1
+    if perm_seed is not None:
+        try:
+            perm = jnp.asarray(np.random.default_rng(int(perm_seed)).permutation(obs_size))
+        except ValueError:
+            raise UnknownEnvError(f"{name}: perm={perm_seed!r} must be an integer seed") from None
+    else:
+        perm = jnp.arange(obs_size)
+
+    def flat(obs):
+        return jnp.asarray(obs, jnp.float32).reshape(-1)[perm]
 
     def reset(key):
         obs, state = env.reset(key, params)
-        return jnp.asarray(obs, jnp.float32).reshape(-1), state
+        return flat(obs), state
 
     def step(key, state, action):
         obs, state, reward, terminated, truncated, _ = env.step(key, state, action, params)
-        return (
-            jnp.asarray(obs, jnp.float32).reshape(-1),
-            state,
-            jnp.asarray(reward, jnp.float32),
-            jnp.asarray(terminated, bool),
-            jnp.asarray(truncated, bool),
-        )
+        return flat(obs), state, jnp.asarray(reward, jnp.float32), jnp.asarray(terminated, bool), jnp.asarray(truncated, bool)
 
     return EnvAdapter(
         name=name,
@@ -119,5 +164,5 @@ def make_env(name: str, max_steps: int | None = None) -> EnvAdapter:
         max_steps=int(params.max_steps_in_episode),
         reset=reset,
         step=step,
-        return_range=RETURN_RANGES.get(name),
+        return_range=RETURN_RANGES.get(base),
     )

@@ -1,0 +1,50 @@
+"""Environment names: registry, variants with other dynamics, permutations, suggestions."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from envs.registry import UnknownEnvError, check_env_name, env_names, make_env
+
+
+def test_registry_names_and_sizes():
+    names = env_names()
+    assert {"CartPole-v1", "Acrobot-v1", "MountainCar-v0"} <= set(names)
+    sizes = {n: (make_env(n).obs_size, make_env(n).n_actions) for n in ["CartPole-v1", "Acrobot-v1", "MountainCar-v0"]}
+    assert sizes == {"CartPole-v1": (4, 2), "Acrobot-v1": (6, 3), "MountainCar-v0": (2, 3)}
+    assert make_env("CartPole-v1").return_range == (8.0, 500.0)
+
+
+def test_unknown_name_suggests_the_closest():
+    with pytest.raises(UnknownEnvError, match="did you mean CartPole-v1"):
+        check_env_name("Cartpole-v1")
+    with pytest.raises(UnknownEnvError, match="not a parameter"):
+        make_env("CartPole-v1:wings=2")
+
+
+def _trajectory(env, steps=20):
+    obs, state = env.reset(jax.random.key(0))
+    out = [obs]
+    for t in range(steps):
+        obs, state, *_ = env.step(jax.random.key(t), state, jnp.int32(t % 2))
+        out.append(obs)
+    return np.stack(out)
+
+
+def test_parameter_variants_change_the_dynamics():
+    base = _trajectory(make_env("CartPole-v1"))
+    heavy = _trajectory(make_env("CartPole-v1:gravity=20.0,length=1.0"))
+    assert base.shape == heavy.shape
+    np.testing.assert_array_equal(base[0], heavy[0])  # same start
+    assert not np.allclose(base[5:], heavy[5:])  # other physics
+    # derived CartPole quantities follow the parameters they depend on
+    env_params = make_env("CartPole-v1:masspole=0.5")
+    assert env_params.name == "CartPole-v1:masspole=0.5"
+
+
+def test_observation_permutation():
+    base = _trajectory(make_env("CartPole-v1"))
+    perm = _trajectory(make_env("CartPole-v1:perm=1"))
+    order = np.random.default_rng(1).permutation(4)
+    np.testing.assert_allclose(perm, base[:, order])
