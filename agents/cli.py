@@ -8,20 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
-
-# XLA's newer CPU fusion emitters compile this network's many small fused loops to scalar
-# code; the classic emitters vectorise them across agents (3-5× faster, docs/PERFORMANCE.md).
-CPU_FLAGS = "--xla_cpu_use_fusion_emitters=false"
-
-
-def set_xla_flags() -> None:
-    flags = os.environ.get("XLA_FLAGS", "")
-    if "xla_cpu_use_fusion_emitters" not in flags:
-        os.environ["XLA_FLAGS"] = (flags + " " + CPU_FLAGS).strip()
-
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2
@@ -41,16 +29,17 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("overrides", nargs="*", help="dotted key=value overrides, e.g. strategy.population=32")
     t.add_argument("--out", type=Path, help="run directory to create (default runs/<time>-<envs>-<placement>)")
     t.add_argument("--resume", type=Path, help="continue the run in this directory from its newest checkpoint")
-    m = sub.add_parser("meta-test", help="evaluate a run's genome on any registered environment")
+    m = sub.add_parser("meta-test", help="evaluate a run's genome on any registered environment or dataset")
     m.add_argument("run_dir", type=Path)
-    m.add_argument("--env", action="append", required=True, help="environment name (repeatable)")
+    m.add_argument("--env", action="append", required=True, help="environment or dataset name (repeatable)")
     m.add_argument("--lifetimes", type=int, default=16, help="fresh lifetimes per environment (default 16)")
+    m.add_argument("--steps", type=int, help="BLUR runs: inner learning steps (default the run's blur.inner_steps)")
     m.add_argument("--out", type=Path, help="JSON output file (default RUN_DIR/meta_test.json)")
     b = sub.add_parser("bench", help="time generations; prints one JSON line")
     b.add_argument("config", nargs="?", help="YAML config (default: built-in defaults)")
     b.add_argument("overrides", nargs="*")
     b.add_argument("--generations", type=int, default=2, help="timed generations after compilation")
-    sub.add_parser("envs", help="list registered environments")
+    sub.add_parser("envs", help="list registered environments and datasets")
     return p
 
 
@@ -84,35 +73,52 @@ def cmd_train(args) -> int:
             return _fail("give a config file, e.g. sfnn train configs/cartpole.yaml")
         cfg = load_config(config, overrides)
         run_dir = args.out or default_run_dir(cfg)
-        from agents.evaluate import env_tasks
-        from agents.trainer import local_devices, make_strategy
+        from agents.trainer import local_devices
 
-        env_tasks(cfg)  # fail on impossible combinations before creating anything
+        if cfg.model.kind == "blur":
+            from agents.blur_task import load_sources
+
+            load_sources(cfg)  # fail on unreadable files or impossible class subsets before creating anything
+        else:
+            from agents.evaluate import env_tasks
+
+            env_tasks(cfg)  # fail on impossible combinations before creating anything
         local_devices(cfg.parallel.devices)
         prepare_new_run(cfg, run_dir)
     print(f"run directory: {run_dir}")
     summary = train(cfg, run_dir, resume=args.resume is not None)
     print(f"done in {summary['wall_s']:.0f} s; best generation fitness {summary['best_fitness']:.3f}")
-    for env, s in summary["per_env"].items():
+    for env, s in summary.get("per_env", {}).items():
         print(f"{env}: final genome mean return per episode over "
               f"{summary['final_lifetimes']} fresh lifetimes: {s['episode_returns_mean']}")
         print(f"{env}: same genome, plasticity off: {s['frozen_episode_returns_mean']}")
+    for ds, s in summary.get("per_dataset", {}).items():
+        print(f"{ds}: held-out accuracy after {summary['inner_steps']} steps on "
+              f"{summary['final_tasks_per_dataset']} fresh tasks: {s['accuracy_after_T']:.3f} "
+              f"(start genome {s['start_genome_accuracy_after_T']:.3f})")
     for name, path in summary["plots"].items():
         print(f"plot: {path}")
     return 0
 
 
 def cmd_meta_test(args) -> int:
+    import numpy as np
+
     from agents.metatest import meta_test
 
     if args.lifetimes < 1:
         return _fail("--lifetimes must be at least 1")
-    doc = meta_test(args.run_dir, args.env, args.lifetimes, args.out)
+    doc = meta_test(args.run_dir, args.env, args.lifetimes, args.out, steps=args.steps)
     for env, r in doc["results"].items():
+        if r["metric"] == "accuracy":
+            n = len(r["x"]) - 1
+            at = sorted({0, n // 10, n // 4, n // 2, n})
+            print(f"{env}: mean validation accuracy after {at} inner steps")
         for agent, curves in r["agents"].items():
-            import numpy as np
-
-            print(f"{env} {agent:>8}: mean return per episode {np.round(np.mean(curves, 0), 1).tolist()}")
+            if r["metric"] == "accuracy":
+                print(f"{env} {agent:>15}: {np.round(np.mean(curves, 0)[at], 3).tolist()}")
+            else:
+                print(f"{env} {agent:>8}: mean return per episode {np.round(np.mean(curves, 0), 1).tolist()}")
         print(f"plot: {r['plot']}")
     return 0
 
@@ -123,6 +129,11 @@ def cmd_bench(args) -> int:
 
     config, overrides = _split_config_arg(args.config, args.overrides)
     cfg = load_config(config, overrides)
+    if cfg.model.kind == "blur":
+        from agents.blur_task import bench as bench_blur
+
+        print(json.dumps(bench_blur(cfg, args.generations)))
+        return 0
     print(json.dumps(bench(cfg, args.generations)))
     return 0
 
@@ -135,11 +146,17 @@ def cmd_envs(args) -> int:
         e = make_env(name)
         rng = "-" if e.return_range is None else f"[{e.return_range[0]:g}, {e.return_range[1]:g}]"
         print(f"{name:<26}{e.obs_size:>6}{e.n_actions:>9}{e.max_steps:>11}  {rng}")
+    from envs.datasets import dataset_names, load_dataset
+
+    print(f"\n{'dataset (model.kind=blur)':<26}{'inputs':>8}{'classes':>9}{'examples':>10}")
+    for name in dataset_names():
+        d = load_dataset(name)
+        print(f"{name:<26}{d.n_features:>8}{d.n_classes:>9}{len(d.y_train) + len(d.y_val):>10}")
+    print("npz:/path/file.npz (arrays x, y) and idx:/path/images,/path/labels read your own files")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    set_xla_flags()
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as e:

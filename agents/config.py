@@ -22,7 +22,7 @@ class ConfigError(ValueError):
 
 @dataclass
 class ModelConfig:
-    kind: str = "sfnn"  # the learner; more kinds arrive with the baselines
+    kind: str = "sfnn"  # the learner: sfnn (envs are environments) | blur (envs are datasets)
     plasticity: str = "synapse"  # synapse | neuron (where the plastic vectors live)
     neurons: int = 32  # total neurons; hidden = neurons - obs size - action count
     channels: int = 4  # M, signal channels per neuron
@@ -73,6 +73,36 @@ class ParallelConfig:
 
 
 @dataclass
+class TaskTransformConfig:
+    """How a meta-training task is made from a dataset (fresh per task, common to all members)."""
+
+    classes: Optional[int] = None  # n-way subset of the dataset's classes per task; None: all classes
+    permute_labels: bool = True  # which output unit stands for which class changes per task
+    project_dim: Optional[int] = None  # random Gaussian projection of inputs to this many features; None: raw
+
+
+@dataclass
+class BlurConfig:
+    """BLUR (model.kind=blur): the learner, its inner learning run, and how its genome is meta-trained."""
+
+    states: int = 2  # K, states per neuron
+    hidden: list[int] = field(default_factory=lambda: [32])  # hidden layer sizes of the inner network
+    inner_steps: int = 50  # T, learning steps per task (one mini-batch each)
+    batch_size: int = 32
+    tasks_per_member: int = 4  # tasks per genome per generation; task i uses dataset i mod len(envs)
+    task_transform: TaskTransformConfig = field(default_factory=TaskTransformConfig)
+    objective: str = "accuracy"  # accuracy | loss: held-out accuracy or -(squared-error loss) after T steps
+    meta: str = "es"  # es: strategy.* with the shared trainer | gradient: Adam through the unrolled inner loop
+    truncation: Optional[int] = None  # gradient: backprop through segments of this many steps; None: all T
+    meta_lr: float = 0.01  # gradient: Adam step size on the genome
+    grad_clip: float = 1.0  # gradient: global-norm clip of each meta-gradient
+    init: str = "random"  # starting genome: random | backprop (the genome that equals SGD)
+    init_scale: float = 1.0  # random genome: matrices N(0, init_scale²/K)
+    weight_scale: float = 1.0  # inner network weights start N(0, weight_scale²)
+    tied_weights: bool = True  # all K states of a synapse start equal (the backprop genome is then exact SGD)
+
+
+@dataclass
 class TrainConfig:
     seed: int = 0
     envs: list[str] = field(default_factory=lambda: ["CartPole-v1"])
@@ -82,20 +112,24 @@ class TrainConfig:
     strategy: StrategyConfig = field(default_factory=StrategyConfig)
     log: LogConfig = field(default_factory=LogConfig)
     parallel: ParallelConfig = field(default_factory=ParallelConfig)
+    blur: BlurConfig = field(default_factory=BlurConfig)
 
 
 CHOICES = {
-    "model.kind": ("sfnn",),
+    "model.kind": ("sfnn", "blur"),
     "model.plasticity": ("synapse", "neuron"),
     "lifetime.wiring": ("fresh", "shared", "fixed"),
     "fitness.kind": ("normalized_weighted", "mean"),
     "fitness.combine": ("product", "mean"),
     "log.wandb": ("offline", "online", "disabled"),
+    "blur.objective": ("accuracy", "loss"),
+    "blur.meta": ("es", "gradient"),
+    "blur.init": ("random", "backprop"),
 }
 POSITIVE = (
     "model.neurons", "model.channels", "model.passes", "lifetime.episodes", "lifetime.lifetimes",
     "strategy.population", "strategy.generations", "log.checkpoint_every", "log.keep_checkpoints",
-    "log.final_lifetimes",
+    "log.final_lifetimes", "blur.states", "blur.inner_steps", "blur.batch_size", "blur.tasks_per_member",
 )  # fmt: skip
 
 
@@ -137,7 +171,7 @@ def _describe(e: OmegaConfBaseException) -> str:
     key = getattr(e, "full_key", None)
     text = _one_line(e)
     if "not in" in text or "Key '" in text and "not" in text:
-        return f"unknown key {key!r}: check the spelling against configs/cartpole.yaml ({text})"
+        return f"unknown key {key!r}: check the spelling against the fields in configs/*.yaml ({text})"
     if key:
         return f"field {key!r}: {text}"
     return text
@@ -172,7 +206,14 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError("parallel.devices must be 0 (all local devices) or a positive count")
     if not cfg.envs:
         raise ConfigError("envs is empty: name at least one environment, e.g. envs=[CartPole-v1]")
-    for name in cfg.envs:
+    if cfg.model.kind == "blur":
+        _validate_blur(cfg)
+    for name in cfg.envs if cfg.model.kind == "sfnn" else ():
+        if _is_dataset_name(name):
+            raise ConfigError(
+                f"{name!r} is a dataset, but model.kind=sfnn runs on environments: "
+                "name a gymnax environment (sfnn envs lists them) or set model.kind=blur"
+            )
         try:
             check_env_name(name)
         except UnknownEnvError as e:
@@ -181,6 +222,69 @@ def validate(cfg: TrainConfig) -> None:
         if len(rng) != 2 or not rng[1] > rng[0]:
             raise ConfigError(f"fitness.ranges.{name} must be [low, high] with high > low")
     _check_strategy_name(cfg.strategy.name)
+
+
+def _is_dataset_name(name: str) -> bool:
+    from envs.datasets import dataset_names
+
+    return name in dataset_names() or name.startswith(("npz:", "idx:"))
+
+
+def check_dataset_name(name: str) -> None:
+    """A dataset name BLUR can learn on: registered, or a user file that exists (npz:PATH, idx:IMAGES,LABELS)."""
+    import difflib
+    import os
+
+    from envs.datasets import dataset_names
+    from envs.registry import env_names
+
+    names = dataset_names()
+    if name in names:
+        return
+    if name.startswith(("npz:", "idx:")):
+        paths = name[4:].split(",") if name.startswith("idx:") else [name[4:]]
+        if name.startswith("idx:") and len(paths) != 2:
+            raise ConfigError(f"dataset {name!r}: give two comma-separated paths, idx:IMAGES,LABELS")
+        for path in paths:
+            if not os.path.isfile(path):
+                raise ConfigError(f"dataset {name!r}: file {path!r} not found; give the path of an existing file")
+        return
+    if name.partition(":")[0] in env_names():  # an environment, perhaps a variant (CartPole-v1:perm=3)
+        raise ConfigError(
+            f"{name!r} is an environment, but model.kind=blur learns on datasets: "
+            f"use one of {', '.join(names)}, npz:PATH or idx:IMAGES,LABELS"
+        )
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.4)
+    hint = f"did you mean {', '.join(close)}?" if close else f"use one of {', '.join(names)}"
+    raise ConfigError(f"unknown dataset {name!r}: {hint} (or npz:PATH, idx:IMAGES,LABELS)")
+
+
+def _validate_blur(cfg: TrainConfig) -> None:
+    b, tt = cfg.blur, cfg.blur.task_transform
+    for name in cfg.envs:
+        check_dataset_name(name)
+    if len(set(cfg.envs)) < len(cfg.envs):
+        raise ConfigError(f"envs={cfg.envs} names a dataset twice: list each dataset once")
+    if b.init == "backprop" and b.states < 2:
+        raise ConfigError(f"blur.init=backprop needs blur.states >= 2 (got {b.states}): set blur.states=2")
+    if any(h < 1 for h in b.hidden):
+        raise ConfigError(f"blur.hidden={b.hidden}: every hidden layer needs at least 1 neuron (or [] for none)")
+    if b.tasks_per_member < len(cfg.envs):
+        raise ConfigError(
+            f"blur.tasks_per_member={b.tasks_per_member} is fewer than the {len(cfg.envs)} datasets in envs: "
+            f"set it to at least {len(cfg.envs)} so every dataset gets a task"
+        )
+    if tt.classes is not None and tt.classes < 2:
+        raise ConfigError(f"blur.task_transform.classes={tt.classes} must be at least 2 (or null for all classes)")
+    if tt.project_dim is not None and tt.project_dim < 1:
+        raise ConfigError(f"blur.task_transform.project_dim={tt.project_dim} must be at least 1 (or null)")
+    if b.truncation is not None and not (1 <= b.truncation <= b.inner_steps and b.inner_steps % b.truncation == 0):
+        raise ConfigError(
+            f"blur.truncation={b.truncation} must divide blur.inner_steps={b.inner_steps} (or be null: no truncation)"
+        )
+    for key in ("meta_lr", "grad_clip", "init_scale", "weight_scale"):
+        if not getattr(b, key) > 0:
+            raise ConfigError(f"blur.{key}={getattr(b, key)} must be positive")
 
 
 def _check_strategy_name(name: str) -> None:

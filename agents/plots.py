@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import matplotlib
 
@@ -12,8 +13,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
+def safe_name(name: str) -> str:
+    """A task name usable in a file name (dataset names hold ':' and may hold paths)."""
+    return re.sub(r"[^A-Za-z0-9_.+-]+", "_", name).strip("_")
+
+
 def training_curve(metrics: list[dict[str, Any]], path: Path, title: str) -> Path:
-    """Best and mean fitness per generation, and mean return per environment."""
+    """Best and mean fitness per generation, and mean return (or validation accuracy) per task."""
     gens = [m["generation"] for m in metrics]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     ax = axes[0]
@@ -22,11 +28,16 @@ def training_curve(metrics: list[dict[str, Any]], path: Path, title: str) -> Pat
     ax.set(xlabel="generation", ylabel="fitness", title="fitness")
     ax.legend()
     ax = axes[1]
-    for key in sorted(k for k in metrics[0] if k.startswith("return/")):
+    supervised = any(k.startswith("val_accuracy/") for k in metrics[0])
+    prefix = "val_accuracy/" if supervised else "return/"
+    for key in sorted(k for k in metrics[0] if k.startswith(prefix)):
         ax.plot(gens, [np.nan if m.get(key) is None else m[key] for m in metrics], label=key.split("/", 1)[1] + " (mean)")
         best = "best_" + key
         ax.plot(gens, [np.nan if m.get(best) is None else m[best] for m in metrics], "--", label=key.split("/", 1)[1] + " (best member)")
-    ax.set(xlabel="generation", ylabel="return per episode", title="returns")
+    if supervised:
+        ax.set(xlabel="generation", ylabel="validation accuracy after T steps", title="held-out accuracy")
+    else:
+        ax.set(xlabel="generation", ylabel="return per episode", title="returns")
     ax.legend()
     fig.suptitle(title)
     fig.tight_layout()
@@ -35,18 +46,25 @@ def training_curve(metrics: list[dict[str, Any]], path: Path, title: str) -> Pat
     return path
 
 
-def lifetime_curves(curves: dict[str, np.ndarray], path: Path, title: str, ylabel: str = "return", xlabel: str = "episode in lifetime") -> Path:
-    """Per-episode performance within a lifetime: mean and spread over lifetimes, one line per agent.
+def lifetime_curves(
+    curves: dict[str, np.ndarray],
+    path: Path,
+    title: str,
+    ylabel: str = "return",
+    xlabel: str = "episode in lifetime",
+    x: Sequence[float] | None = None,
+) -> Path:
+    """Performance within a lifetime: mean and spread over lifetimes, one line per agent.
 
-    curves: agent -> array (lifetimes, episodes).
+    curves: agent -> array (lifetimes, points); x: the points (default 1, 2, ... episodes).
     """
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for name, arr in curves.items():
         arr = np.asarray(arr, dtype=float)
-        x = np.arange(1, arr.shape[1] + 1)
+        xs = np.arange(1, arr.shape[1] + 1) if x is None else np.asarray(x)
         mean, std = arr.mean(0), arr.std(0)
-        ax.plot(x, mean, marker="o", label=name)
-        ax.fill_between(x, mean - std, mean + std, alpha=0.2)
+        ax.plot(xs, mean, marker="o" if len(xs) <= 20 else None, label=name)
+        ax.fill_between(xs, mean - std, mean + std, alpha=0.2)
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.legend()
     fig.tight_layout()

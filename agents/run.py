@@ -24,9 +24,8 @@ from agents import checkpoint as ckpt
 from agents.config import TrainConfig, load_config, save_config, to_dict
 from agents.evaluate import env_tasks, population_fitness
 from agents.fitness import combine_envs, lifetime_fitness
-from agents.plots import lifetime_curves, training_curve
-from agents.policy import genome_template
-from agents.trainer import Trainer, metrics_to_host
+from agents.plots import lifetime_curves, safe_name, training_curve
+from agents.trainer import Trainer, metrics_to_host, template_genome
 from sfnn import Genome
 
 
@@ -80,7 +79,7 @@ def load_genome(run_dir: Path, cfg: TrainConfig, which: str = "best") -> Genome:
             flat = data[which]
     except Exception as e:
         raise RunError(f"{path} is unreadable ({type(e).__name__}): re-run or resume the training") from None
-    ref, unravel = ravel_pytree(genome_template(cfg))
+    ref, unravel = ravel_pytree(template_genome(cfg))
     if flat.shape != ref.shape or not np.all(np.isfinite(flat)):
         raise RunError(f"{path} holds a genome of {flat.size} values, expected {ref.size} finite ones for this config")
     return unravel(jnp.asarray(flat, jnp.float32))
@@ -254,6 +253,8 @@ def finish(
     Candidates are the best single evaluation seen by the ES and the ES mean; the best
     single score is often a lucky wiring, so the choice is made on new lifetimes.
     """
+    if cfg.model.kind == "blur":
+        return finish_blur(cfg, trainer, state, metrics, run_dir, logger)
     n = cfg.log.final_lifetimes
     candidates = {"es_best": trainer.best_genome(state), "es_mean": trainer.mean_genome(state)}
     scores, curves = {}, {}
@@ -301,6 +302,84 @@ def finish(
     return summary
 
 
+def finish_blur(
+    cfg: TrainConfig, trainer: Trainer, state: Any, metrics: list[dict[str, Any]], run_dir: Path, logger: _Wandb
+) -> dict[str, Any]:
+    """BLUR's finish: choose the final genome on fresh tasks; save genomes, plots and summary.json.
+
+    Candidates are the search's current genome and its best one (ES: mean and best single
+    evaluation; gradient: last and best-generation genome). Each learns on
+    ``log.final_lifetimes`` fresh tasks per dataset (same task distribution, new keys), and
+    the higher mean objective after T steps wins. The start genome is scored too, to show
+    what meta-training changed.
+    """
+    from agents.blur_task import FINAL_STREAM, evaluator, objective
+
+    n, steps = cfg.log.final_lifetimes, cfg.blur.inner_steps
+    sources = trainer.tasks
+    evaluate = evaluator(cfg, sources, n, jax.random.fold_in(trainer.run_key, FINAL_STREAM))
+    data = tuple(s.data for s in sources)
+    if trainer.es is None:
+        candidates = {"final": trainer.mean_genome(state), "best_generation": trainer.best_genome(state)}
+    else:
+        candidates = {"es_mean": trainer.mean_genome(state), "es_best": trainer.best_genome(state)}
+    curves, scores = {}, {}
+    for name, g in {**candidates, "start": trainer.start_genome()}.items():
+        curves[name] = jax.tree.map(np.asarray, evaluate(g, data))
+        finals = [objective(cfg, {k: v[:, -1] for k, v in c.items()}) for c in curves[name].values()]
+        score = float(np.mean(np.concatenate([np.asarray(f) for f in finals])))
+        scores[name] = round(score, 4) if np.isfinite(score) else None  # diverged on some task
+    chosen = max(candidates, key=lambda k: -np.inf if scores[k] is None else scores[k])
+    save_genomes(run_dir / "genomes.npz", {"best": candidates[chosen], **candidates})
+    title = f"{'+'.join(cfg.envs)} · BLUR K={cfg.blur.states}, meta={cfg.blur.meta}"
+    plots = {"training_curve": str(training_curve(metrics, run_dir / "training_curve.png", title))}
+    per_dataset = {}
+    for ds, c in curves[chosen].items():
+        start = curves["start"][ds]
+        p = lifetime_curves(
+            {"meta-trained genome": c["acc"], "start genome": start["acc"]},
+            run_dir / f"accuracy_{safe_name(ds)}.png",
+            f"{ds}: {n} fresh meta-training tasks",
+            ylabel="validation accuracy",
+            xlabel="inner step",
+            x=np.arange(steps + 1),
+        )
+        plots[f"accuracy_{ds}"] = str(p)
+        acc = c["acc"]
+        per_dataset[ds] = {
+            "accuracy_after_T": round(float(acc[:, -1].mean()), 4),
+            "accuracy_after_T_std": round(float(acc[:, -1].std()), 4),
+            "loss_after_T": round(float(np.nanmean(c["loss"][:, -1])), 4),
+            "start_genome_accuracy_after_T": round(float(start["acc"][:, -1].mean()), 4),
+            "accuracy_curve_mean": [round(float(x), 4) for x in acc.mean(0)],
+        }
+    logger.images(plots)
+    valid = [m for m in metrics if m["best_fitness"] is not None]
+    best_gen = max(valid, key=lambda m: m["best_fitness"]) if valid else None
+    summary = {
+        "envs": cfg.envs,
+        "model": "blur",
+        "meta": cfg.blur.meta,
+        "objective": cfg.blur.objective,
+        "inner_steps": steps,
+        "generations": cfg.strategy.generations,
+        "population": cfg.strategy.population if trainer.es is not None else 1,
+        "genome_params": trainer.num_params,
+        "wall_s": metrics[-1]["wall_s"] if metrics else 0.0,
+        "best_fitness": best_gen["best_fitness"] if best_gen else None,
+        "best_fitness_generation": best_gen["generation"] if best_gen else None,
+        "final_genome": chosen,
+        "final_genome_fitness": scores,
+        "final_tasks_per_dataset": n,
+        "per_dataset": per_dataset,
+        "plots": plots,
+    }
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
 def default_run_dir(cfg: TrainConfig) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
+    if cfg.model.kind == "blur":
+        return Path("runs") / safe_name(f"{stamp}-{'_'.join(cfg.envs)}-blur-{cfg.blur.meta}")
     return Path("runs") / f"{stamp}-{'_'.join(cfg.envs)}-{cfg.model.plasticity}"

@@ -1,11 +1,10 @@
-"""Shared test setup: XLA flags as the CLI sets them, small configs, a CLI runner."""
+"""Shared test setup: small configs and a CLI runner."""
 
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-os.environ.setdefault("XLA_FLAGS", "--xla_cpu_use_fusion_emitters=false")
 os.environ.setdefault("WANDB_SILENT", "true")
 
 import pytest  # noqa: E402

@@ -1,0 +1,526 @@
+"""BLUR on supervised tasks: task sampling, meta-training fitness and gradients, baselines.
+
+Why a module of its own: a BLUR genome is judged by how well a network *learns* with it, so
+its fitness is a whole inner learning run (``sfnn.blur.inner_loop``) on a task made fresh from
+a dataset (class subset, relabelling, random projection), followed by a held-out score.
+Everything is a pure function of keys and arrays so that one generation stays one jitted
+function: task i of generation g is keyed by (run seed, g, i) and shared by every member
+(common random numbers: members differ only by their genome), which makes generations
+deterministic and a resumed run identical to an uninterrupted one.
+
+Datasets enter jitted functions as arguments (``TaskData``), never as baked-in constants, so a
+large user file costs memory once and no compile time. Task i uses dataset i mod len(envs),
+which keeps every array shape static; tasks of one dataset are vmapped together.
+
+Baselines for meta-testing are the same bias-free tanh MLP trained with ``jax.grad`` and plain
+SGD or Adam on the same squared-error loss the backprop genome descends.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from agents.config import ConfigError, TaskTransformConfig, TrainConfig
+from envs.datasets import DatasetError, load_dataset
+from sfnn import blur
+
+Genome = blur.Genome
+Metrics = dict[str, jax.Array]
+
+# salts that keep the random streams of training, final evaluation and tuning apart
+TASK_STREAM, FINAL_STREAM, TUNE_STREAM = 1, 2, 3
+BACKPROP_INIT_LR = 0.3  # step size of the backprop genome when meta-training starts from it
+BASELINE_FAN_IN_POW = 0.5  # baselines and the backprop genome scale sums by n ** -0.5, like a fresh genome
+SGD_LRS = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+ADAM_LRS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
+TUNE_TASKS = 8  # tasks per meta-training dataset in the learning-rate grid search
+META_TEST_AGENTS = ("blur", "backprop_genome", "sgd", "adam")
+
+
+class TaskData(NamedTuple):
+    """A dataset's arrays as a pytree (passed to jitted functions as an argument)."""
+
+    x_train: jax.Array  # (N, d) standardised inputs
+    y_train: jax.Array  # (N,) labels 0..C-1
+    x_val: jax.Array
+    y_val: jax.Array
+    by_class: jax.Array  # (C, max count) training indices of each class, padded with 0
+    counts: jax.Array  # (C,) training examples per class
+
+
+@dataclass(frozen=True, eq=False)
+class TaskSource:
+    """A dataset's static description; its arrays travel separately as ``data``."""
+
+    name: str
+    n_features: int
+    n_classes: int
+    data: TaskData
+
+
+class Task(NamedTuple):
+    """One inner learning run: T batches, a held-out set (label −1: not in this task), initial weights."""
+
+    xs: jax.Array  # (T, B, d)
+    ys: jax.Array  # (T, B)
+    x_val: jax.Array  # (N, d)
+    y_val: jax.Array  # (N,)
+    w0: list[jax.Array]  # per layer (n_in, n_out, K)
+
+
+# ------------------------------------------------------------------------------ datasets
+
+
+def load_sources(cfg: TrainConfig, names: list[str] | None = None, seed: int | None = None) -> list[TaskSource]:
+    """Load datasets by name (split by ``seed``, default the run's); bad files become ConfigErrors."""
+    classes = cfg.blur.task_transform.classes
+    sources = []
+    for name in cfg.envs if names is None else names:
+        try:
+            ds = load_dataset(name, cfg.seed if seed is None else seed)
+        except DatasetError as e:
+            raise ConfigError(str(e)) from None
+        if names is None and classes is not None and classes > ds.n_classes:
+            raise ConfigError(
+                f"blur.task_transform.classes={classes} but {name} has only {ds.n_classes} classes: "
+                f"set it to at most {ds.n_classes} or drop {name} from envs"
+            )
+        y = np.asarray(ds.y_train)
+        counts = np.bincount(y, minlength=ds.n_classes)
+        by_class = np.zeros((ds.n_classes, counts.max()), np.int32)
+        for c in range(ds.n_classes):
+            by_class[c, : counts[c]] = np.flatnonzero(y == c)
+        data = TaskData(ds.x_train, ds.y_train, ds.x_val, ds.y_val, jnp.asarray(by_class), jnp.asarray(counts, jnp.int32))
+        sources.append(TaskSource(name, ds.n_features, ds.n_classes, data))
+    return sources
+
+
+def datas(sources: list[TaskSource]) -> tuple[TaskData, ...]:
+    """The sources' arrays, in order: the ``data`` argument of the jitted functions here."""
+    return tuple(s.data for s in sources)
+
+
+def layer_sizes(cfg: TrainConfig, src: TaskSource, transform: TaskTransformConfig | None = None) -> list[int]:
+    """[inputs, *hidden, outputs] of the inner network for tasks made from ``src``."""
+    tt = cfg.blur.task_transform if transform is None else transform
+    return [tt.project_dim or src.n_features, *cfg.blur.hidden, tt.classes or src.n_classes]
+
+
+def genome_template(cfg: TrainConfig, key: jax.Array | None = None) -> Genome:
+    """The starting genome: random (N(0, init_scale²/K) matrices) or the backprop genome."""
+    b = cfg.blur
+    if b.init == "backprop":
+        return blur.backprop_genome(b.states, BACKPROP_INIT_LR, BASELINE_FAN_IN_POW)
+    return blur.init_genome(jax.random.key(0) if key is None else key, b.states, b.init_scale)
+
+
+# --------------------------------------------------------------------------------- tasks
+
+
+def sample_task(
+    cfg: TrainConfig,
+    src: TaskSource,
+    data: TaskData,
+    key: jax.Array,
+    steps: int,
+    transform: TaskTransformConfig | None = None,
+) -> Task:
+    """A task from one dataset, a pure function of ``key`` (traceable, static shapes).
+
+    With a class subset, training batches are class-balanced (a class, then an example of
+    it), which keeps shapes static; without one they are drawn uniformly from the split.
+    The held-out set is the whole validation split, relabelled, with −1 marking examples of
+    classes outside the task. All randomness comes from one uniform draw, carved up: every
+    separate ``jax.random`` call would add most of a second of XLA compile time on CPU.
+    """
+    tt = cfg.blur.task_transform if transform is None else transform
+    b = cfg.blur
+    n_cls = src.n_classes
+    n_way = tt.classes or n_cls
+    sizes = layer_sizes(cfg, src, tt)
+    w_shapes = [(i, o, 1 if b.tied_weights else b.states) for i, o in zip(sizes[:-1], sizes[1:])]
+    shape = (steps, b.batch_size)
+    parts = {
+        "order": (n_cls,),
+        "cls": shape if tt.classes is not None else (0,),
+        "pos": shape,
+        "proj": (2, src.n_features, tt.project_dim) if tt.project_dim is not None else (0,),
+        **{f"w{l}": (2, *ws) for l, ws in enumerate(w_shapes)},
+    }
+    u = _uniforms(key, parts)
+    order = jnp.argsort(u["order"]) if (tt.permute_labels or tt.classes) else jnp.arange(n_cls)
+    chosen = order[:n_way]
+    if tt.classes is not None and not tt.permute_labels:
+        chosen = jnp.sort(chosen)
+    relabel = jnp.full((n_cls,), -1, jnp.int32).at[chosen].set(jnp.arange(n_way, dtype=jnp.int32))
+    if tt.classes is None:
+        idx = _below(u["pos"], data.x_train.shape[0])
+        ys = relabel[data.y_train[idx]]
+    else:
+        ys = _below(u["cls"], n_way)
+        cls = chosen[ys]
+        idx = data.by_class[cls, _below(u["pos"], data.counts[cls])]
+    xs, x_val = data.x_train[idx], data.x_val
+    if tt.project_dim is not None:
+        proj = _gaussian(u["proj"]) / np.sqrt(src.n_features)
+        xs, x_val = xs @ proj, x_val @ proj
+    w0 = [b.weight_scale * jnp.broadcast_to(_gaussian(u[f"w{l}"]), ws[:2] + (b.states,)) for l, ws in enumerate(w_shapes)]
+    return Task(xs, ys.astype(jnp.int32), x_val, relabel[data.y_val], w0)
+
+
+def _uniforms(key: jax.Array, parts: dict[str, tuple[int, ...]]) -> dict[str, jax.Array]:
+    """One U[0, 1) draw cut into named arrays of the given shapes."""
+    sizes = [int(np.prod(s)) for s in parts.values()]
+    flat = jax.random.uniform(key, (sum(sizes),))
+    cuts = np.cumsum(sizes)[:-1]
+    return {name: piece.reshape(s) for (name, s), piece in zip(parts.items(), jnp.split(flat, cuts))}
+
+
+def _below(u: jax.Array, n: jax.Array | int) -> jax.Array:
+    """Integers uniform in [0, n) from uniforms in [0, 1)."""
+    return jnp.minimum(jnp.floor(u * n).astype(jnp.int32), jnp.asarray(n, jnp.int32) - 1)
+
+
+def _gaussian(u: jax.Array) -> jax.Array:
+    """Standard normals from a pair of uniform arrays stacked on axis 0 (Box–Muller)."""
+    return jnp.sqrt(-2.0 * jnp.log1p(-u[0])) * jnp.cos(2.0 * np.pi * u[1])
+
+
+def task_keys(run_key: jax.Array, generation: jax.Array, indices: jax.Array) -> jax.Array:
+    """Keys of tasks ``indices`` of a generation: a function of (run seed, generation, index) only."""
+    base = jax.random.fold_in(jax.random.fold_in(run_key, TASK_STREAM), generation)
+    return jax.vmap(lambda i: jax.random.fold_in(base, i))(indices)
+
+
+def generation_tasks(
+    cfg: TrainConfig, sources: list[TaskSource], data: tuple[TaskData, ...], run_key: jax.Array, generation: jax.Array
+) -> list[Task]:
+    """Per dataset, its tasks of this generation stacked on a leading axis (task i → dataset i mod D)."""
+    n, d = cfg.blur.tasks_per_member, len(sources)
+    out = []
+    for j, (src, dat) in enumerate(zip(sources, data)):
+        keys = task_keys(run_key, generation, jnp.arange(j, n, d))
+        out.append(jax.vmap(lambda k: sample_task(cfg, src, dat, k, cfg.blur.inner_steps))(keys))
+    return out
+
+
+# ------------------------------------------------------------------------------- scoring
+
+
+def held_out(logits: jax.Array, y: jax.Array) -> Metrics:
+    """Accuracy, squared-error loss and cross-entropy over examples with y >= 0.
+
+    A network whose outputs are not finite scores accuracy 0: it has diverged, and argmax
+    over NaN would otherwise pick a class by accident.
+    """
+    mask = (y >= 0).astype(jnp.float32)
+    n = jnp.maximum(jnp.sum(mask), 1.0)
+    yc = jnp.maximum(y, 0)
+    onehot = jax.nn.one_hot(yc, logits.shape[-1], dtype=jnp.float32)
+    acc = jnp.sum(mask * (jnp.argmax(logits, -1) == yc)) / n
+    loss = jnp.sum(mask * 0.5 * jnp.sum((logits - (2.0 * onehot - 1.0)) ** 2, -1)) / n
+    xent = -jnp.sum(mask * jnp.sum(onehot * jax.nn.log_softmax(logits), -1)) / n
+    return {"acc": jnp.where(jnp.all(jnp.isfinite(logits)), acc, 0.0), "loss": loss, "xent": xent}
+
+
+def objective(cfg: TrainConfig, m: Metrics) -> jax.Array:
+    """The maximised meta-objective: held-out accuracy, or minus the held-out loss."""
+    return m["acc"] if cfg.blur.objective == "accuracy" else -m["loss"]
+
+
+def blur_final(genome: Genome, task: Task) -> Metrics:
+    """Held-out metrics after the T learning steps of one task."""
+    w, _ = blur.inner_loop(genome, task.w0, task.xs, task.ys)
+    return held_out(blur.readout(genome, w, task.x_val), task.y_val)
+
+
+def blur_curve(genome: Genome, task: Task) -> Metrics:
+    """Held-out metrics before learning and after every step: each (T+1,)."""
+
+    def body(w, batch):
+        w, _ = blur.step(genome, w, *batch)
+        return w, held_out(blur.readout(genome, w, task.x_val), task.y_val)
+
+    first = held_out(blur.readout(genome, task.w0, task.x_val), task.y_val)
+    _, ms = jax.lax.scan(body, task.w0, (task.xs, task.ys))
+    return {k: jnp.concatenate([first[k][None], ms[k]]) for k in ms}
+
+
+def population_fitness(
+    cfg: TrainConfig,
+    sources: list[TaskSource],
+    data: tuple[TaskData, ...],
+    genomes: Genome,
+    run_key: jax.Array,
+    generation: jax.Array,
+) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """Fitness (P,) of P genomes (leading axis) = mean objective over this generation's tasks,
+    and per-dataset metrics for the log."""
+    objs, extra = [], {}
+    for src, tasks in zip(sources, generation_tasks(cfg, sources, data, run_key, generation)):
+        m = jax.vmap(lambda g: jax.vmap(lambda t: blur_final(g, t))(tasks))(genomes)  # (P, tasks)
+        objs.append(objective(cfg, m))
+        _dataset_metrics(extra, src.name, m)
+    return jnp.mean(jnp.concatenate(objs, axis=1), axis=1), extra
+
+
+def _dataset_metrics(out: dict[str, jax.Array], name: str, m: Metrics) -> None:
+    """val_accuracy/<dataset>: mean over members and tasks; best_…: the best member's task mean."""
+    out[f"val_accuracy/{name}"] = jnp.mean(m["acc"])
+    out[f"best_val_accuracy/{name}"] = jnp.max(jnp.mean(m["acc"], axis=-1))
+    finite = jnp.where(jnp.isfinite(m["loss"]), m["loss"], jnp.nan)
+    out[f"val_loss/{name}"] = jnp.nanmean(finite)
+
+
+def es_evaluator(cfg: TrainConfig, sources: list[TaskSource], run_key: jax.Array) -> Callable:
+    """The ES trainer's population evaluation for BLUR: (pop, members, gen, key, data) -> (fitness, metrics).
+
+    Members and the evaluation key are unused: every member meets the same tasks (keyed by
+    generation), so rankings compare genomes, not luck.
+    """
+
+    def evaluate(pop, members, generation, k_eval, data):
+        return population_fitness(cfg, sources, data, pop, run_key, generation)
+
+    return evaluate
+
+
+# ---------------------------------------------------------------- gradient meta-training
+
+
+def meta_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
+    """Adam on the genome after a global-norm clip: unrolled inner loops give occasional huge gradients."""
+    return optax.chain(optax.clip_by_global_norm(cfg.blur.grad_clip), optax.adam(cfg.blur.meta_lr))
+
+
+def gradient_init_state(cfg: TrainConfig, genome: Genome) -> dict[str, Any]:
+    """Meta-gradient state: the genome, Adam's state, and the best genome seen (by generation fitness)."""
+    return {
+        "genome": genome,
+        "opt": meta_optimizer(cfg).init(genome),
+        "best_genome": genome,
+        "best_fitness": jnp.asarray(-jnp.inf, jnp.float32),
+    }
+
+
+def task_meta_grad(cfg: TrainConfig, genome: Genome, task: Task) -> tuple[Genome, Metrics]:
+    """Truncated meta-gradient of one task and its held-out metrics after T steps.
+
+    The T steps are cut into segments of ``blur.truncation`` steps; each segment contributes
+    the gradient of the held-out loss at its end, differentiated through that segment only
+    (weights entering it are constants). The differentiable loss is cross-entropy for the
+    accuracy objective (accuracy itself has no gradient) and the squared error otherwise.
+    """
+    steps = task.xs.shape[0]
+    seg = cfg.blur.truncation or steps
+    n_seg = steps // seg
+    xs = task.xs.reshape((n_seg, seg) + task.xs.shape[1:])
+    ys = task.ys.reshape((n_seg, seg) + task.ys.shape[1:])
+    key = "xent" if cfg.blur.objective == "accuracy" else "loss"
+
+    def seg_loss(g, w, xs_s, ys_s):
+        w, _ = blur.inner_loop(g, w, xs_s, ys_s)
+        m = held_out(blur.readout(g, w, task.x_val), task.y_val)
+        return m[key], (w, m)
+
+    def body(w, batch):
+        (_, (w, m)), grad = jax.value_and_grad(seg_loss, has_aux=True)(genome, jax.lax.stop_gradient(w), *batch)
+        return w, (grad, m)
+
+    _, (grads, ms) = jax.lax.scan(body, task.w0, (xs, ys))
+    return jax.tree.map(lambda x: jnp.mean(x, 0), grads), jax.tree.map(lambda x: x[-1], ms)
+
+
+def gradient_generation_fn(cfg: TrainConfig, sources: list[TaskSource], run_key: jax.Array) -> Callable:
+    """One meta-step as a jitted (state, generation, data) -> (state, metrics).
+
+    The step's tasks are keyed like an ES generation's; the logged fitness is that of the
+    genome before the step. A step whose gradient is not finite is skipped (and counted).
+    """
+    opt = meta_optimizer(cfg)
+    n_tasks = cfg.blur.tasks_per_member
+
+    def generation(state, gen, data):
+        g = state["genome"]
+        grads, objs, extra = [], [], {}
+        for src, tasks in zip(sources, generation_tasks(cfg, sources, data, run_key, gen)):
+            gr, m = jax.vmap(lambda t: task_meta_grad(cfg, g, t))(tasks)
+            grads.append(jax.tree.map(lambda x: jnp.sum(x, 0), gr))
+            objs.append(objective(cfg, m))
+            _dataset_metrics(extra, src.name, jax.tree.map(lambda x: x[None], m))  # one 'member'
+        grad = jax.tree.map(lambda *x: sum(x) / n_tasks, *grads)
+        obj = jnp.concatenate(objs)
+        fitness = jnp.mean(obj)
+        ok = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(grad)]))
+        updates, opt_state = opt.update(jax.tree.map(lambda x: jnp.where(ok, x, 0.0), grad), state["opt"], g)
+        new = optax.apply_updates(g, updates)
+        new, opt_state = jax.tree.map(lambda a, b: jnp.where(ok, a, b), (new, opt_state), (g, state["opt"]))
+        better = fitness > state["best_fitness"]
+        best = jnp.where(better, fitness, state["best_fitness"])
+        state = {
+            "genome": new,
+            "opt": opt_state,
+            "best_genome": jax.tree.map(lambda a, b: jnp.where(better, a, b), g, state["best_genome"]),
+            "best_fitness": best,
+        }
+        finite = jnp.where(jnp.isfinite(obj), obj, jnp.nan)
+        metrics = {
+            "best_fitness": fitness,  # one genome per generation: best = mean
+            "mean_fitness": fitness,
+            "std_fitness": jnp.nanstd(finite),  # over tasks
+            "best_ever_fitness": best,
+            "nonfinite": jnp.sum(~jnp.isfinite(obj)),
+            "skipped_update": (~ok).astype(jnp.int32),
+            "meta_grad_norm": optax.global_norm(grad),
+            **extra,
+        }
+        return state, metrics
+
+    return jax.jit(generation)
+
+
+# ------------------------------------------------------------- evaluation and meta-testing
+
+
+def evaluator(
+    cfg: TrainConfig, sources: list[TaskSource], n_tasks: int, key: jax.Array, steps: int | None = None
+) -> Callable[[Genome, tuple[TaskData, ...]], dict[str, Metrics]]:
+    """A jitted (genome, data) -> {dataset: curves (n_tasks, T+1)} on fresh tasks of the training distribution."""
+    steps = steps or cfg.blur.inner_steps
+
+    def run(genome, data):
+        out = {}
+        for j, (src, dat) in enumerate(zip(sources, data)):
+            keys = jax.random.split(jax.random.fold_in(key, j), n_tasks)
+            tasks = jax.vmap(lambda k: sample_task(cfg, src, dat, k, steps))(keys)
+            out[src.name] = jax.vmap(lambda t: blur_curve(genome, t))(tasks)
+        return out
+
+    return jax.jit(run)
+
+
+def mlp_logits(ws: list[jax.Array], x: jax.Array, fan_in_pow: float = BASELINE_FAN_IN_POW) -> jax.Array:
+    """Bias-free tanh MLP with linear output and n ** -fan_in_pow scaling: BLUR's network under backprop."""
+    for l, w in enumerate(ws):
+        x = (x @ w) * w.shape[0] ** -fan_in_pow
+        if l < len(ws) - 1:
+            x = jnp.tanh(x)
+    return x
+
+
+def mlp_loss(ws: list[jax.Array], x: jax.Array, y: jax.Array) -> jax.Array:
+    """Mean over the batch of ½‖z − t‖² with t = ±1 targets: the loss the backprop genome descends."""
+    t = 2.0 * jax.nn.one_hot(y, ws[-1].shape[1]) - 1.0
+    return 0.5 * jnp.mean(jnp.sum((mlp_logits(ws, x) - t) ** 2, -1))
+
+
+def mlp_run(optimizer: str, lr: jax.Array, task: Task, curve: bool = True) -> Metrics:
+    """Train the baseline MLP from the task's state-0 weights with plain SGD or Adam.
+
+    Returns held-out metrics at steps 0..T (``curve``) or after step T only.
+    """
+    opt = optax.sgd(lr) if optimizer == "sgd" else optax.adam(lr)
+    ws = [w[..., 0] for w in task.w0]
+
+    def body(carry, batch):
+        ws, s = carry
+        upd, s = opt.update(jax.grad(mlp_loss)(ws, *batch), s, ws)
+        ws = optax.apply_updates(ws, upd)
+        return (ws, s), held_out(mlp_logits(ws, task.x_val), task.y_val) if curve else None
+
+    (ws_final, _), ms = jax.lax.scan(body, (ws, opt.init(ws)), (task.xs, task.ys))
+    if not curve:
+        return held_out(mlp_logits(ws_final, task.x_val), task.y_val)
+    first = held_out(mlp_logits(ws, task.x_val), task.y_val)
+    return {k: jnp.concatenate([first[k][None], ms[k]]) for k in ms}
+
+
+def tune_learning_rates(
+    cfg: TrainConfig, sources: list[TaskSource], steps: int, n_tasks: int = TUNE_TASKS
+) -> dict[str, dict[str, Any]]:
+    """Grid-search SGD's and Adam's learning rates on meta-training tasks (fresh ones).
+
+    The score is the run's own objective after ``steps`` steps, averaged over tasks and
+    datasets; the baselines are thus tuned on the same distribution the genome was trained on.
+    """
+    key = jax.random.fold_in(jax.random.key(cfg.seed), TUNE_STREAM)
+    out = {}
+    for name, grid in (("sgd", SGD_LRS), ("adam", ADAM_LRS)):
+
+        def scores(lrs, data, name=name):
+            per = []
+            for j, (src, dat) in enumerate(zip(sources, data)):
+                keys = jax.random.split(jax.random.fold_in(key, j), n_tasks)
+                tasks = jax.vmap(lambda k: sample_task(cfg, src, dat, k, steps))(keys)
+                m = jax.vmap(lambda lr: jax.vmap(lambda t: mlp_run(name, lr, t, curve=False))(tasks))(lrs)
+                per.append(objective(cfg, m))  # (lrs, tasks)
+            s = jnp.mean(jnp.concatenate(per, axis=1), axis=1)
+            return jnp.where(jnp.isfinite(s), s, -jnp.inf)
+
+        s = np.asarray(jax.jit(scores)(jnp.asarray(grid, jnp.float32), datas(sources)))
+        best = int(np.argmax(s))
+        out[name] = {"lr": grid[best], "grid": list(grid), "scores": [round(float(v), 4) for v in s]}
+    return out
+
+
+def meta_test_curves(
+    cfg: TrainConfig, genome: Genome, src: TaskSource, lifetimes: int, steps: int, key: jax.Array, lrs: dict[str, float]
+) -> dict[str, np.ndarray]:
+    """Held-out accuracy at steps 0..T, (lifetimes, T+1), for each agent on one dataset.
+
+    The dataset is used as it is (all classes, raw inputs). Lifetime l of every agent has
+    the same batches and the same initial weights (state 0 of the tied draw), so the agents
+    differ only in how they learn. ``backprop_genome`` uses SGD's tuned step: it is the
+    K=2 genome under which BLUR's rule equals that SGD, a check of the learner itself.
+    """
+    plain = TaskTransformConfig(classes=None, permute_labels=False, project_dim=None)
+    bp_cfg = dataclasses.replace(cfg, blur=dataclasses.replace(cfg.blur, states=2, tied_weights=True))
+    bp_genome = blur.backprop_genome(2, lrs["sgd"], BASELINE_FAN_IN_POW)
+
+    def run(g, data):
+        keys = jax.random.split(key, lifetimes)
+        tasks = jax.vmap(lambda k: sample_task(cfg, src, data, k, steps, plain))(keys)
+        bp_tasks = jax.vmap(lambda k: sample_task(bp_cfg, src, data, k, steps, plain))(keys)
+        return {
+            "blur": jax.vmap(lambda t: blur_curve(g, t))(tasks)["acc"],
+            "backprop_genome": jax.vmap(lambda t: blur_curve(bp_genome, t))(bp_tasks)["acc"],
+            "sgd": jax.vmap(lambda t: mlp_run("sgd", lrs["sgd"], t)["acc"])(bp_tasks),
+            "adam": jax.vmap(lambda t: mlp_run("adam", lrs["adam"], t)["acc"])(bp_tasks),
+        }
+
+    curves = jax.jit(run)(genome, src.data)
+    return {k: np.asarray(curves[k]) for k in META_TEST_AGENTS}
+
+
+def bench(cfg: TrainConfig, generations: int = 2) -> dict[str, Any]:
+    """``sfnn bench`` for BLUR: time whole generations; an agent-step is one inner step of one member on one task."""
+    import resource
+
+    from agents.bench import time_generations
+    from agents.trainer import Trainer
+
+    trainer = Trainer.build(cfg)
+    compile_s, per_gen = time_generations(trainer, generations)
+    members = cfg.strategy.population if cfg.blur.meta == "es" else 1
+    steps = members * cfg.blur.tasks_per_member * cfg.blur.inner_steps
+    return {
+        "agent_steps_per_s": round(steps / per_gen, 1),
+        "compile_s": round(compile_s, 2),
+        "generation_s": round(per_gen, 3),
+        "population": members,
+        "devices": len(trainer.devices) if cfg.blur.meta == "es" else 1,
+        "backend": jax.default_backend(),
+        "model": "blur",
+        "meta": cfg.blur.meta,
+        "genome_params": trainer.num_params,
+        "agent_steps_per_generation": steps,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }

@@ -1,0 +1,223 @@
+"""BLUR meta-training and meta-testing through the shared trainer, run directories and CLI."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from agents import blur_task
+from agents.cli import main as sfnn_main
+from agents.config import ConfigError, load_config, save_config
+from agents.trainer import Trainer
+from conftest import run_cli
+
+BLUR = "configs/blur_digits.yaml"
+# small enough for a test: one dataset, short inner runs, a small network, few members
+TINY_BLUR = [
+    "envs=[sklearn:digits]",
+    "blur.hidden=[8]",
+    "blur.inner_steps=10",
+    "blur.batch_size=16",
+    "blur.tasks_per_member=2",
+    "blur.task_transform.project_dim=16",
+    "strategy.population=8",
+    "log.wandb=disabled",
+    "log.final_lifetimes=2",
+    "log.progress=false",
+]
+
+
+def metrics(run_dir):
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in r.items() if k != "wall_s"} for r in rows]
+
+
+# ----------------------------------------------------------------------------- config
+
+
+def test_blur_config_is_typed_and_loads():
+    cfg = load_config(BLUR, ["log.wandb=disabled", "blur.hidden=[16,8]", "blur.task_transform.classes=3"])
+    assert cfg.model.kind == "blur" and cfg.blur.hidden == [16, 8] and cfg.blur.task_transform.classes == 3
+    assert isinstance(cfg.blur.states, int) and isinstance(cfg.blur.meta_lr, float)
+    assert cfg.blur.objective in ("accuracy", "loss") and cfg.blur.meta in ("es", "gradient")
+
+
+BAD_CONFIG = [
+    (["envs=[sklearn:digts]"], "did you mean sklearn:digits"),
+    (["envs=[CartPole-v1]"], "is an environment"),
+    (["envs=[CartPole-v1:perm=3]"], "is an environment"),
+    (["envs=[npz:/nonexistent/file.npz]"], "not found"),
+    (["blur.states=two"], "blur.states"),
+    (["blur.hidden=[a]"], "blur.hidden"),
+    (["blur.speed=3"], "unknown key"),
+    (["blur.objective=speed"], "blur.objective"),
+    (["blur.meta=adam"], "blur.meta"),
+    (["blur.inner_steps=10", "blur.truncation=3"], "must divide"),
+    (["blur.tasks_per_member=2"], "fewer than the 3 datasets"),
+    (["blur.task_transform.classes=1"], "classes"),
+    (["envs=[sklearn:digits,sklearn:digits]"], "twice"),
+]
+
+
+@pytest.mark.parametrize("overrides,needle", BAD_CONFIG, ids=[" ".join(o) for o, _ in BAD_CONFIG])
+def test_bad_blur_config_is_one_line(overrides, needle):
+    with pytest.raises(ConfigError) as e:
+        load_config(BLUR, overrides)
+    msg = str(e.value)
+    assert needle in msg and "\n" not in msg, msg
+
+
+def test_dataset_name_in_an_sfnn_config_is_refused():
+    with pytest.raises(ConfigError, match="is a dataset"):
+        load_config("configs/cartpole.yaml", ["envs=[sklearn:wine]"])
+
+
+def test_class_subset_larger_than_a_dataset_is_refused():
+    cfg = load_config(BLUR, ["envs=[sklearn:wine]", "blur.tasks_per_member=1", "blur.task_transform.classes=5"])
+    with pytest.raises(ConfigError, match="only 3 classes"):
+        blur_task.load_sources(cfg)
+
+
+# ------------------------------------------------------------------------------ tasks
+
+
+def test_tasks_are_keyed_by_generation_and_index_and_shared():
+    cfg = load_config(BLUR, [*TINY_BLUR, "blur.task_transform.classes=4"])
+    src = blur_task.load_sources(cfg)
+    data = blur_task.datas(src)
+    fn = jax.jit(lambda d, g: blur_task.generation_tasks(cfg, src, d, jax.random.key(0), g)[0])
+    a, b, c = fn(data, 3), fn(data, 3), fn(data, 4)
+    np.testing.assert_array_equal(a.xs, b.xs)
+    assert not np.array_equal(a.xs, c.xs)
+    assert a.xs.shape == (2, 10, 16, 16) and a.w0[0].shape == (2, 16, 8, 2)
+    assert set(np.unique(a.ys)) <= set(range(4))
+    y_val = np.asarray(a.y_val)
+    assert (y_val == -1).any() and set(np.unique(y_val)) <= set(range(-1, 4))  # held-out: other classes masked
+    np.testing.assert_array_equal(a.w0[0][..., 0], a.w0[0][..., 1])  # tied states
+
+
+# --------------------------------------------------------------------- meta-training
+
+
+def _scores(cfg, tr, *genomes):
+    """Mean held-out accuracy after T steps on the same fresh tasks, for each genome."""
+    ev = blur_task.evaluator(cfg, tr.tasks, 8, jax.random.key(123))
+    outs = [ev(g, blur_task.datas(tr.tasks)) for g in genomes]
+    return [float(np.mean([np.asarray(c["acc"][:, -1]) for c in out.values()])) for out in outs]
+
+
+def _train(cfg, generations):
+    tr = Trainer.build(cfg)
+    state = tr.init_state()
+    for g in range(generations):
+        state, _ = tr.generation(state, jnp.int32(g))
+    return tr, state
+
+
+def test_es_meta_training_improves_the_learning_rule():
+    cfg = load_config(BLUR, [*TINY_BLUR, "strategy.population=16"])
+    tr, state = _train(cfg, 12)
+    start, end = _scores(cfg, tr, tr.start_genome(), tr.mean_genome(state))
+    assert end > start + 0.2, (start, end)
+
+
+def test_gradient_meta_training_improves_and_checkpoints_exactly(tmp_path):
+    from agents import checkpoint as ckpt
+
+    cfg = load_config(BLUR, [*TINY_BLUR, "blur.meta=gradient", "blur.init=backprop", "blur.truncation=5",
+                             "blur.meta_lr=0.05"])
+    tr, state = _train(cfg, 15)
+    start, end = _scores(cfg, tr, tr.start_genome(), tr.mean_genome(state))
+    assert end > start + 0.1, (start, end)
+    # the state (genome, Adam's state, best genome) survives an orbax round trip exactly
+    mngr = ckpt.manager(tmp_path / "ck", 1)
+    ckpt.save(mngr, 15, state, {"generation": 15})
+    _, restored, _ = ckpt.restore(mngr, tr.init_state())
+    (a, ma), (b, mb) = tr.generation(state, jnp.int32(15)), tr.generation(restored, jnp.int32(15))
+    for x, y in zip(jax.tree.leaves((a, ma)), jax.tree.leaves((b, mb))):
+        np.testing.assert_array_equal(x, y)
+
+
+# ------------------------------------------------------------------------------- CLI
+
+
+@pytest.fixture(scope="module")
+def cache_env(tmp_path_factory):
+    """A JAX compilation cache shared by this module's CLI processes: the runs compile the
+    same programs, so only the first pays for compilation (results are unaffected)."""
+    return {
+        "JAX_COMPILATION_CACHE_DIR": str(tmp_path_factory.mktemp("jax_cache")),
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+    }
+
+
+@pytest.fixture(scope="module")
+def blur_run(tmp_path_factory, cache_env):
+    out = tmp_path_factory.mktemp("blur") / "run"
+    r = run_cli("train", BLUR, *TINY_BLUR, "strategy.generations=4", "--out", str(out), env=cache_env)
+    assert r.returncode == 0, r.stderr
+    return out, r
+
+
+def test_train_writes_a_blur_run_directory(blur_run):
+    out, r = blur_run
+    for name in ["config.yaml", "metrics.jsonl", "summary.json", "genomes.npz", "training_curve.png",
+                 "accuracy_sklearn_digits.png"]:
+        assert (out / name).is_file(), name
+    assert any((out / "checkpoints").iterdir())
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [m["generation"] for m in rows] == [0, 1, 2, 3]
+    for m in rows:
+        assert {"best_fitness", "mean_fitness", "wall_s", "val_accuracy/sklearn:digits"} <= set(m)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["final_genome"] in ("es_mean", "es_best")
+    assert 0.0 <= summary["per_dataset"]["sklearn:digits"]["accuracy_after_T"] <= 1.0
+    assert "held-out accuracy after 10 steps" in r.stdout
+
+
+def test_blur_resume_gives_the_same_metrics(blur_run, tmp_path, cache_env):
+    full, _ = blur_run
+    part = tmp_path / "part"
+    r = run_cli("train", BLUR, *TINY_BLUR, "strategy.generations=2", "--out", str(part), env=cache_env)
+    assert r.returncode == 0, r.stderr
+    r = run_cli("train", "--resume", str(part), "strategy.generations=4", env=cache_env)
+    assert r.returncode == 0, r.stderr
+    assert metrics(part) == metrics(full)
+
+
+def test_meta_test_on_an_unseen_dataset_with_other_sizes(blur_run, tmp_path):
+    out, _ = blur_run
+    dest = tmp_path / "mt.json"
+    r = run_cli("meta-test", str(out), "--env", "sklearn:wine", "--lifetimes", "2", "--out", str(dest))
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(dest.read_text())
+    res = doc["results"]["sklearn:wine"]
+    assert res["metric"] == "accuracy" and res["x"] == list(range(11))
+    assert res["n_features"] == 13 and res["n_classes"] == 3  # trained on 16 projected features, 10 classes
+    assert set(res["agents"]) == {"blur", "backprop_genome", "sgd", "adam"}
+    for curves in res["agents"].values():
+        assert len(curves) == 2 and all(len(c) == 11 and all(0 <= v <= 1 for v in c) for c in curves)
+    # the backprop genome is SGD at SGD's tuned step, from the same weights and batches
+    np.testing.assert_allclose(res["agents"]["backprop_genome"], res["agents"]["sgd"], atol=0.02)
+    assert doc["learning_rates"]["sgd"]["lr"] in doc["learning_rates"]["sgd"]["grid"]
+    assert (tmp_path / "mt_sklearn_wine.png").is_file()
+
+
+def test_meta_test_with_the_wrong_kind_of_task_is_one_line_exit_2(blur_run, tmp_path, capsys):
+    """Through the CLI's entry point in this process (a subprocess each would only add start-up time)."""
+    out, _ = blur_run
+    sfnn_run = tmp_path / "sfnn"
+    sfnn_run.mkdir()
+    save_config(load_config("configs/cartpole.yaml", ["log.wandb=disabled"]), sfnn_run / "config.yaml")
+    cases = [
+        (["meta-test", str(out), "--env", "CartPole-v1", "--lifetimes", "1"], "is an environment"),
+        (["meta-test", str(sfnn_run), "--env", "sklearn:wine"], "is a dataset"),
+        (["train", BLUR, "envs=[sklearn:wnie]", "--out", str(tmp_path / "new")], "did you mean sklearn:wine"),
+    ]
+    for args, needle in cases:
+        assert sfnn_main(args) == 2, args
+        err = capsys.readouterr().err
+        assert needle in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "new").exists()
