@@ -282,21 +282,28 @@ def finish(
         }
     logger.images(plots)
     valid = [m for m in metrics if m["best_fitness"] is not None]
+    return _write_summary(
+        run_dir, cfg, trainer, metrics, cfg.strategy.population,
+        best_member_return={k: max(m[f"best_return/{k}"] for m in valid) for k in cfg.envs} if valid else {},
+        final_genome=chosen, final_genome_fitness=scores, final_lifetimes=n, per_env=per_env, plots=plots,
+    )
+
+
+def _write_summary(
+    run_dir: Path, cfg: TrainConfig, trainer: Trainer, metrics: list[dict[str, Any]], population: int, **fields: Any
+) -> dict[str, Any]:
+    """summary.json: what every run reports (budget, wall time, best generation) plus the learner's ``fields``."""
+    valid = [m for m in metrics if m["best_fitness"] is not None]
     best_gen = max(valid, key=lambda m: m["best_fitness"]) if valid else None
     summary = {
         "envs": cfg.envs,
         "generations": cfg.strategy.generations,
-        "population": cfg.strategy.population,
+        "population": population,
         "genome_params": trainer.num_params,
         "wall_s": metrics[-1]["wall_s"] if metrics else 0.0,
         "best_fitness": best_gen["best_fitness"] if best_gen else None,
         "best_fitness_generation": best_gen["generation"] if best_gen else None,
-        "best_member_return": {k: max(m[f"best_return/{k}"] for m in valid) for k in cfg.envs} if valid else {},
-        "final_genome": chosen,
-        "final_genome_fitness": scores,
-        "final_lifetimes": n,
-        "per_env": per_env,
-        "plots": plots,
+        **fields,
     }
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
@@ -354,28 +361,12 @@ def finish_blur(
             "accuracy_curve_mean": [round(float(x), 4) for x in acc.mean(0)],
         }
     logger.images(plots)
-    valid = [m for m in metrics if m["best_fitness"] is not None]
-    best_gen = max(valid, key=lambda m: m["best_fitness"]) if valid else None
-    summary = {
-        "envs": cfg.envs,
-        "model": "blur",
-        "meta": cfg.blur.meta,
-        "objective": cfg.blur.objective,
-        "inner_steps": steps,
-        "generations": cfg.strategy.generations,
-        "population": cfg.strategy.population if trainer.es is not None else 1,
-        "genome_params": trainer.num_params,
-        "wall_s": metrics[-1]["wall_s"] if metrics else 0.0,
-        "best_fitness": best_gen["best_fitness"] if best_gen else None,
-        "best_fitness_generation": best_gen["generation"] if best_gen else None,
-        "final_genome": chosen,
-        "final_genome_fitness": scores,
-        "final_tasks_per_dataset": n,
-        "per_dataset": per_dataset,
-        "plots": plots,
-    }
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
-    return summary
+    return _write_summary(
+        run_dir, cfg, trainer, metrics, cfg.strategy.population if trainer.es is not None else 1,
+        model="blur", meta=cfg.blur.meta, objective=cfg.blur.objective, inner_steps=steps,
+        final_genome=chosen, final_genome_fitness=scores, final_tasks_per_dataset=n,
+        per_dataset=per_dataset, plots=plots,
+    )
 
 
 def default_run_dir(cfg: TrainConfig) -> Path:

@@ -166,6 +166,11 @@ class Trainer:
 EVAL_COMPILER_OPTIONS = {"xla_cpu_prefer_vector_width": 512}
 
 
+def _mesh(devices: list[jax.Device]) -> Mesh | None:
+    """The population's device mesh (axis ``pop``), or None on one device."""
+    return Mesh(np.array(devices), ("pop",)) if len(devices) > 1 else None
+
+
 def _sfnn_evaluator(cfg: TrainConfig, tasks: list, run_key: jax.Array, devices: list[jax.Device]) -> Callable:
     """SFNN population evaluation: fitness from lifetimes, and returns per environment for the log.
 
@@ -177,8 +182,8 @@ def _sfnn_evaluator(cfg: TrainConfig, tasks: list, run_key: jax.Array, devices: 
     def per_member(pop, members, k_eval):
         return population_fitness(cfg, tasks, pop, members, run_key, k_eval)
 
-    if len(devices) > 1:
-        mesh = Mesh(np.array(devices), ("pop",))
+    mesh = _mesh(devices)
+    if mesh is not None:
         replicated = NamedSharding(mesh, PartitionSpec())
         sharded = jax.shard_map(
             per_member, mesh=mesh, in_specs=(PartitionSpec("pop"), PartitionSpec("pop"), PartitionSpec()),
@@ -231,9 +236,8 @@ def _generation_fn(pop_size, es, es_params, run_key, devices, evaluate):
         }
         return es_state, metrics
 
-    place = None
-    if len(devices) > 1:  # one placement for the ES state throughout, so nothing recompiles
-        place = NamedSharding(Mesh(np.array(devices), ("pop",)), PartitionSpec())
+    mesh = _mesh(devices)  # one placement for the ES state throughout, so nothing recompiles
+    place = None if mesh is None else NamedSharding(mesh, PartitionSpec())
 
     def generation(es_state, gen, data):
         if place is not None:

@@ -3,9 +3,10 @@
 A batch of B agents lives at once (the population, times lifetimes per member). The loop is
 one ``lax.scan`` of fixed length (episodes × max episode steps) so that every agent runs the
 same program; an episode that ends early lets the next one start (the environment
-auto-resets), and once an agent has lived its episodes further steps are not recorded. The agent is two pure functions and learns of episode boundaries only
-through what it is told: observation, last reward, and whether the last step ended the
-episode by termination (truncation is kept apart and not reported as failure).
+auto-resets), and once an agent has lived its episodes further steps are not recorded. The
+agent is two pure functions and learns of episode boundaries only through what it is told:
+observation, last reward, and whether the last step ended the episode by termination
+(truncation is kept apart and not reported as failure).
 """
 
 from __future__ import annotations
