@@ -13,7 +13,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from agents.config import TrainConfig
+from agents.config import TrainConfig, model_label
 from agents.trainer import Trainer
 
 
@@ -48,7 +48,7 @@ def bench(cfg: TrainConfig, generations: int = 2) -> dict[str, Any]:
         "population": cfg.strategy.population,
         "devices": len(trainer.devices),
         "backend": jax.default_backend(),
-        "plasticity": cfg.model.plasticity,
+        "model": model_label(cfg),
         "neurons": cfg.model.neurons,
         "channels": cfg.model.channels,
         "genome_params": trainer.num_params,

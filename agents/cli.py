@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--lifetimes", type=int, default=16, help="fresh lifetimes per environment (default 16)")
     m.add_argument("--steps", type=int, help="BLUR runs: inner learning steps (default the run's blur.inner_steps)")
     m.add_argument("--out", type=Path, help="JSON output file (default RUN_DIR/meta_test.json)")
+    m.add_argument("--compare", type=Path, action="append", default=[],
+                   help="another run (e.g. a baseline) to evaluate on the same lifetimes (repeatable)")
     b = sub.add_parser("bench", help="time generations; prints one JSON line")
     b.add_argument("config", nargs="?", help="YAML config (default: built-in defaults)")
     b.add_argument("overrides", nargs="*")
@@ -82,7 +84,14 @@ def cmd_train(args) -> int:
         else:
             from agents.evaluate import env_tasks
 
-            env_tasks(cfg)  # fail on impossible combinations before creating anything
+            from agents.policy import resolve_sizes
+
+            for task in env_tasks(cfg):  # fail on impossible combinations before creating anything
+                if task.range_source == "estimated":
+                    lo, hi = task.return_range
+                    print(f"{task.env.name}: return range for fitness estimated as [{lo:.1f}, {hi:.1f}] "
+                          "(random-policy mean, best random episode); set fitness.ranges to fix it")
+            resolve_sizes(cfg)  # a baseline's genome shape is saved with the run
         local_devices(cfg.parallel.devices)
         prepare_new_run(cfg, run_dir)
     print(f"run directory: {run_dir}")
@@ -91,7 +100,7 @@ def cmd_train(args) -> int:
     for env, s in summary.get("per_env", {}).items():
         print(f"{env}: final genome mean return per episode over "
               f"{summary['final_lifetimes']} fresh lifetimes: {s['episode_returns_mean']}")
-        print(f"{env}: same genome, plasticity off: {s['frozen_episode_returns_mean']}")
+        print(f"{env}: same genome, learning off: {s['frozen_episode_returns_mean']}")
     for ds, s in summary.get("per_dataset", {}).items():
         print(f"{ds}: held-out accuracy after {summary['inner_steps']} steps on "
               f"{summary['final_tasks_per_dataset']} fresh tasks: {s['accuracy_after_T']:.3f} "
@@ -108,7 +117,7 @@ def cmd_meta_test(args) -> int:
 
     if args.lifetimes < 1:
         return _fail("--lifetimes must be at least 1")
-    doc = meta_test(args.run_dir, args.env, args.lifetimes, args.out, steps=args.steps)
+    doc = meta_test(args.run_dir, args.env, args.lifetimes, args.out, steps=args.steps, compare=args.compare)
     for env, r in doc["results"].items():
         if r["metric"] == "accuracy":
             n = len(r["x"]) - 1
@@ -118,8 +127,11 @@ def cmd_meta_test(args) -> int:
             if r["metric"] == "accuracy":
                 print(f"{env} {agent:>15}: {np.round(np.mean(curves, 0)[at], 3).tolist()}")
             else:
-                print(f"{env} {agent:>8}: mean return per episode {np.round(np.mean(curves, 0), 1).tolist()}")
-        print(f"plot: {r['plot']}")
+                print(f"{env} {agent:>22}: mean return per episode {np.round(np.mean(curves, 0), 1).tolist()}")
+        for agent, why in r.get("skipped", {}).items():
+            print(f"{env} {agent:>22}: skipped ({why})")
+        if r["plot"]:
+            print(f"plot: {r['plot']}")
     return 0
 
 
@@ -144,7 +156,7 @@ def cmd_envs(args) -> int:
     print(f"{'name':<26}{'obs':>6}{'actions':>9}{'max steps':>11}  return range")
     for name in env_names():
         e = make_env(name)
-        rng = "-" if e.return_range is None else f"[{e.return_range[0]:g}, {e.return_range[1]:g}]"
+        rng = "estimated from random play at train time" if e.return_range is None else f"[{e.return_range[0]:g}, {e.return_range[1]:g}]"
         print(f"{name:<26}{e.obs_size:>6}{e.n_actions:>9}{e.max_steps:>11}  {rng}")
     from envs.datasets import dataset_names, load_dataset
 
@@ -153,6 +165,8 @@ def cmd_envs(args) -> int:
         d = load_dataset(name)
         print(f"{name:<26}{d.n_features:>8}{d.n_classes:>9}{len(d.y_train) + len(d.y_val):>10}")
     print("npz:/path/file.npz (arrays x, y) and idx:/path/images,/path/labels read your own files")
+    print("\nvariants: NAME:param=value,... changes environment parameters (e.g. CartPole-v1:gravity=20,length=1),"
+          " NAME:perm=SEED permutes the observation")
     return 0
 
 

@@ -22,14 +22,17 @@ class ConfigError(ValueError):
 
 @dataclass
 class ModelConfig:
-    kind: str = "sfnn"  # the learner: sfnn (envs are environments) | blur (envs are datasets)
+    kind: str = "sfnn"  # the learner: sfnn | blur (envs are datasets) | baselines: mlp | hebbian | rnn
     plasticity: str = "synapse"  # synapse | neuron (where the plastic vectors live)
     neurons: int = 32  # total neurons; hidden = neurons - obs size - action count
     channels: int = 4  # M, signal channels per neuron
     connect_prob: float = 0.5  # p, probability of each allowed edge
     passes: int = 2  # propagation passes per environment step
     plastic_lr: float = 0.01  # η in e <- e + η·GRU(x, e)
-    init_scale: float = 0.1  # plastic vectors start U(±init_scale)
+    init_scale: float = 0.1  # plastic vectors (hebbian: lifetime weights) start U(±init_scale)
+    hidden: list[int] = field(default_factory=lambda: [16])  # baselines: hidden layer sizes (rnn: GRU size)
+    inputs: Optional[int] = None  # baselines: input units; null = the largest observation of envs (set at train)
+    outputs: Optional[int] = None  # baselines: output units; null = the largest action count of envs
 
 
 @dataclass
@@ -116,7 +119,7 @@ class TrainConfig:
 
 
 CHOICES = {
-    "model.kind": ("sfnn", "blur"),
+    "model.kind": ("sfnn", "blur", "mlp", "hebbian", "rnn"),
     "model.plasticity": ("synapse", "neuron"),
     "lifetime.wiring": ("fresh", "shared", "fixed"),
     "fitness.kind": ("normalized_weighted", "mean"),
@@ -208,10 +211,15 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError("envs is empty: name at least one environment, e.g. envs=[CartPole-v1]")
     if cfg.model.kind == "blur":
         _validate_blur(cfg)
-    for name in cfg.envs if cfg.model.kind == "sfnn" else ():
+    for key in ("inputs", "outputs"):
+        if getattr(cfg.model, key) is not None and getattr(cfg.model, key) < 1:
+            raise ConfigError(f"model.{key}={getattr(cfg.model, key)} must be at least 1 (or null)")
+    if any(h < 1 for h in cfg.model.hidden) or not cfg.model.hidden:
+        raise ConfigError(f"model.hidden={cfg.model.hidden}: give at least one layer, each of at least 1 neuron")
+    for name in cfg.envs if cfg.model.kind != "blur" else ():
         if _is_dataset_name(name):
             raise ConfigError(
-                f"{name!r} is a dataset, but model.kind=sfnn runs on environments: "
+                f"{name!r} is a dataset, but model.kind={cfg.model.kind} runs on environments: "
                 "name a gymnax environment (sfnn envs lists them) or set model.kind=blur"
             )
         try:
@@ -293,6 +301,15 @@ def _check_strategy_name(name: str) -> None:
     if name not in distribution_based_algorithms:
         known = ", ".join(sorted(distribution_based_algorithms))
         raise ConfigError(f"strategy.name={name!r} is not a distribution-based evosax algorithm; choose one of {known}")
+
+
+def model_label(cfg: TrainConfig) -> str:
+    """Short name of the learner for titles and run directories: sfnn-neuron, hebbian, blur-es, ..."""
+    if cfg.model.kind == "sfnn":
+        return f"sfnn-{cfg.model.plasticity}"
+    if cfg.model.kind == "blur":
+        return f"blur-{cfg.blur.meta}"
+    return cfg.model.kind
 
 
 def to_dict(cfg: TrainConfig) -> dict[str, Any]:

@@ -12,9 +12,9 @@ import jax.numpy as jnp
 
 from agents.config import ConfigError, TrainConfig
 from agents.fitness import combine_envs, lifetime_fitness
-from agents.policy import BatchPolicy
+from agents.policy import make_policy
 from envs.lifetime import run_lifetimes
-from envs.registry import EnvAdapter, make_env
+from envs.registry import EnvAdapter, estimate_return_range, make_env
 from sfnn import Genome
 
 
@@ -24,26 +24,34 @@ class EnvTask:
 
     env: EnvAdapter
     return_range: tuple[float, float] | None
+    range_source: str = "built-in"  # built-in | config | estimated (random policy) | none
 
 
 def env_tasks(cfg: TrainConfig, names: list[str] | None = None) -> list[EnvTask]:
-    """Adapters for the configured environments; checks that each can be scored and wired."""
+    """Adapters for the configured environments; checks that each can be scored and wired.
+
+    Return ranges for the normalised fitness come from ``fitness.ranges``, else the built-in
+    table, else an estimate from random play (stated in the CLI output and summary.json).
+    """
     from agents.policy import sfnn_spec
 
     tasks = []
     for name in names if names is not None else cfg.envs:
         env = make_env(name, cfg.lifetime.max_steps)
-        rng = tuple(cfg.fitness.ranges[name]) if name in cfg.fitness.ranges else env.return_range
-        if cfg.fitness.kind == "normalized_weighted" and rng is None:
-            raise ConfigError(
-                f"no return range is known for {name}: set fitness.kind=mean or give "
-                f"fitness.ranges={{{name}: [low, high]}}"
-            )
+        if name in cfg.fitness.ranges:
+            rng, source = tuple(cfg.fitness.ranges[name]), "config"
+        elif env.return_range is not None:
+            rng, source = env.return_range, "built-in"
+        elif cfg.fitness.kind == "normalized_weighted":
+            rng, source = estimate_return_range(env), "estimated"
+        else:
+            rng, source = None, "none"
         try:
-            sfnn_spec(cfg, env)
+            if cfg.model.kind == "sfnn":
+                sfnn_spec(cfg, env)
         except ValueError as e:
             raise ConfigError(f"{name}: {e}") from None
-        tasks.append(EnvTask(env, rng))
+        tasks.append(EnvTask(env, rng, source))
     return tasks
 
 
@@ -57,7 +65,7 @@ def lifetime_returns(
     impl: str = "fast",
 ) -> jax.Array:
     """Per-episode returns (B, episodes) of B lifetimes; genomes have a leading axis B."""
-    policy = BatchPolicy(cfg, task.env, genomes, learn=learn, impl=impl)
+    policy = make_policy(cfg, task.env, genomes, learn=learn, impl=impl)
     res = run_lifetimes(task.env, policy.step, policy.init(wiring_keys), env_keys, cfg.lifetime.episodes)
     return res.returns
 

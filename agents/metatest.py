@@ -1,7 +1,8 @@
 """Meta-test: a trained genome on any registered environment or dataset, learning within fresh lifetimes.
 
-SFNN: compares the evolved plastic genome with itself frozen (plasticity off: what is learned
-versus what is built in) and with random genomes, over K lifetimes with fresh wiring.
+Environments: compares the evolved genome with itself frozen (learning off: what is learned
+versus what is built in), with random genomes, and with other runs named by ``--compare``
+(baselines, other placements), over K lifetimes with fresh wiring and the same seeds.
 BLUR: held-out accuracy after every inner step on whole datasets (other input sizes and
 class counts included) for the learned genome, the backprop genome, and an MLP of the same
 architecture and loss trained by SGD and by Adam with learning rates tuned on the
@@ -10,6 +11,7 @@ meta-training tasks; K lifetimes differ in initial weights and batch order.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import zlib
 from pathlib import Path
@@ -18,7 +20,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from agents.config import ConfigError, TrainConfig, check_dataset_name
+from agents.config import ConfigError, TrainConfig, check_dataset_name, model_label
 from agents.plots import lifetime_curves, safe_name
 from agents.policy import genome_template
 from agents.run import evaluate_lifetimes, load_genome, load_run_config, repeat_genome
@@ -31,43 +33,116 @@ def meta_test(
     out: Path | None = None,
     seed: int = 20_000,
     steps: int | None = None,
+    compare: list[Path] = (),
 ) -> dict[str, Any]:
     """Evaluate the run's final genome on ``envs``; writes JSON and one PNG per environment.
 
     ``steps`` (BLUR runs only) is the number of inner learning steps; default the run's T.
+    ``compare`` are other runs (baselines, other placements) evaluated on the same
+    environments and seeds, with this run's lifetime length.
     """
     cfg = load_run_config(run_dir)
     if cfg.model.kind == "blur":
+        if compare:
+            raise ConfigError("--compare applies to environment runs; a BLUR meta-test compares with sgd and adam")
         return meta_test_blur(run_dir, cfg, envs, lifetimes, out, seed, steps)
     if steps is not None:
         raise ConfigError("--steps applies to BLUR runs only; an SFNN lifetime's length is lifetime.episodes")
-    from agents.config import validate
-
-    check = load_run_config(run_dir)
-    check.envs = list(envs)
-    check.fitness.kind = "mean"
-    validate(check)
+    _check_envs(cfg, envs)
     genome = load_genome(run_dir, cfg)
     random = jax.vmap(lambda k: genome_template(cfg, k))(jax.random.split(jax.random.key(seed), lifetimes))
-    agents = {
-        "plastic": evaluate_lifetimes(cfg, repeat_genome(genome, lifetimes), envs, seed),
-        "frozen": evaluate_lifetimes(cfg, repeat_genome(genome, lifetimes), envs, seed, learn=False),
-        "random": evaluate_lifetimes(cfg, random, envs, seed),
+    agents = {  # keys: "evolved" (this run's genome), "frozen" (learning off), "random" (random genomes)
+        "evolved": _returns(cfg, repeat_genome(genome, lifetimes), envs, seed),
+        "frozen": _returns(cfg, repeat_genome(genome, lifetimes), envs, seed, learn=False),
+        "random": _returns(cfg, random, envs, seed),
     }
+    skipped: dict[str, dict[str, str]] = {}  # env -> agent -> why it cannot act there
+    for other in compare:
+        ocfg = load_run_config(other)
+        if ocfg.model.kind == "blur":
+            raise ConfigError(f"--compare {other}: a BLUR run cannot act in an environment")
+        ocfg.lifetime = dataclasses.replace(cfg.lifetime)  # same lifetime length and reward shaping
+        name = f"{model_label(ocfg)} ({other.name})"
+        if name in agents:
+            name = f"{model_label(ocfg)} ({other})"
+        agents[name] = _returns(ocfg, repeat_genome(load_genome(other, ocfg), lifetimes), envs, seed)
+    for name, rets in agents.items():
+        for env, why in rets.pop("skipped", {}).items():
+            skipped.setdefault(env, {})[name] = why
     out = out or run_dir / "meta_test.json"
     results: dict[str, Any] = {}
+    plots = {}
     for env in envs:
-        curves = {a: np.asarray(r[env]) for a, r in agents.items()}
-        png = lifetime_curves(curves, out.with_name(f"{out.stem}_{env}.png"), f"meta-test on {env} ({lifetimes} lifetimes)")
+        curves = {a: np.asarray(r[env]) for a, r in agents.items() if env in r}
+        labels = {"evolved": f"{model_label(cfg)} (this run)", "frozen": "same genome, learning off", "random": "random genomes"}
+        png = None
+        if curves:
+            png = lifetime_curves({labels.get(a, a): c for a, c in curves.items()},
+                                  out.with_name(f"{out.stem}_{safe_name(env)}.png"),
+                                  f"meta-test on {env} ({lifetimes} lifetimes)")  # fmt: skip
+            plots[env] = png
         results[env] = {
             "metric": "return",
             "x": list(range(1, cfg.lifetime.episodes + 1)),
             "agents": {a: c.round(3).tolist() for a, c in curves.items()},
-            "plot": str(png),
+            "skipped": skipped.get(env, {}),
+            "plot": None if png is None else str(png),
+            "used_in_training": env in cfg.envs,
         }
-    doc = {"run": str(run_dir), "lifetimes": lifetimes, "results": results}
+    doc = {"run": str(run_dir), "model": model_label(cfg), "lifetimes": lifetimes,
+           "compare": [str(c) for c in compare], "results": results}  # fmt: skip
     out.write_text(json.dumps(doc, indent=1))
+    log_meta_test(cfg, run_dir, doc, plots)
     return doc
+
+
+def _check_envs(cfg: TrainConfig, envs: list[str]) -> None:
+    from agents.config import validate
+
+    check = dataclasses.replace(cfg, envs=list(envs), fitness=dataclasses.replace(cfg.fitness, kind="mean"))
+    validate(check)
+
+
+def _returns(cfg: TrainConfig, genomes: Any, envs: list[str], seed: int, learn: bool = True) -> dict[str, Any]:
+    """Per-env returns of ``genomes``; an env the learner cannot act in (a baseline genome too
+    small for its observations or actions) is listed under "skipped" with the reason."""
+    out: dict[str, Any] = {}
+    for env in envs:
+        try:
+            out.update(evaluate_lifetimes(cfg, genomes, [env], seed, learn=learn))
+        except ValueError as e:
+            out.setdefault("skipped", {})[env] = str(e)
+    return out
+
+
+def log_meta_test(cfg: TrainConfig, run_dir: Path, doc: dict[str, Any], plots: dict[str, Path]) -> None:
+    """Log a meta-test to wandb (the run's log.wandb mode) as its own run of job type meta-test.
+
+    Mean return per episode of every agent becomes a line series; a wandb failure is reported
+    once and never fails the meta-test, whose JSON and PNGs are already written.
+    """
+    if cfg.log.wandb == "disabled":
+        return
+    try:
+        import wandb
+
+        run = wandb.init(
+            project=cfg.log.project, mode=cfg.log.wandb, dir=str(run_dir), job_type="meta-test",
+            name=f"{run_dir.name}-meta-test", config={"run": str(run_dir), "lifetimes": doc["lifetimes"]},
+            settings=wandb.Settings(silent=True, console="off"),
+        )  # fmt: skip
+        for env, r in doc["results"].items():
+            names = list(r["agents"])
+            if not names:
+                continue
+            ys = [np.mean(r["agents"][a], axis=0).tolist() for a in names]
+            run.log({
+                f"meta_test/{env}": wandb.plot.line_series(xs=r["x"], ys=ys, keys=names, title=env, xname="episode"),
+                f"meta_test_plot/{env}": wandb.Image(str(plots[env])),
+            })  # fmt: skip
+        run.finish()
+    except Exception as e:  # offline disk, network: the local results stand
+        print(f"warning: meta-test not logged to wandb ({type(e).__name__})")
 
 
 def meta_test_blur(

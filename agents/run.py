@@ -21,7 +21,7 @@ from jax.flatten_util import ravel_pytree
 from tqdm.auto import tqdm
 
 from agents import checkpoint as ckpt
-from agents.config import TrainConfig, load_config, save_config, to_dict
+from agents.config import TrainConfig, load_config, model_label, save_config, to_dict
 from agents.evaluate import env_tasks, population_fitness
 from agents.fitness import combine_envs, lifetime_fitness
 from agents.plots import lifetime_curves, safe_name, training_curve
@@ -264,12 +264,12 @@ def finish(
     chosen = max(scores, key=scores.get)
     frozen, _ = final_evaluation(cfg, candidates[chosen], n, learn=False)
     save_genomes(run_dir / "genomes.npz", {"best": candidates[chosen], **candidates})
-    title = f"{'+'.join(cfg.envs)} · {cfg.model.plasticity} placement"
+    title = f"{'+'.join(cfg.envs)} · {model_label(cfg)}"
     plots = {"training_curve": str(training_curve(metrics, run_dir / "training_curve.png", title))}
     per_env = {}
     for env_name, rets in curves[chosen].items():
         p = lifetime_curves(
-            {"plastic": rets, "frozen (plasticity off)": frozen[env_name]},
+            {"learning": rets, "frozen (learning off)": frozen[env_name]},
             run_dir / f"lifetime_{env_name}.png",
             f"{env_name}: final genome, {n} fresh lifetimes",
         )
@@ -286,6 +286,7 @@ def finish(
         run_dir, cfg, trainer, metrics, cfg.strategy.population,
         best_member_return={k: max(m[f"best_return/{k}"] for m in valid) for k in cfg.envs} if valid else {},
         final_genome=chosen, final_genome_fitness=scores, final_lifetimes=n, per_env=per_env, plots=plots,
+        return_ranges={t.env.name: {"range": t.return_range, "source": t.range_source} for t in trainer.tasks},
     )
 
 
@@ -303,10 +304,20 @@ def _write_summary(
         "wall_s": metrics[-1]["wall_s"] if metrics else 0.0,
         "best_fitness": best_gen["best_fitness"] if best_gen else None,
         "best_fitness_generation": best_gen["generation"] if best_gen else None,
+        **_generation_times(metrics),
         **fields,
     }
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def _generation_times(metrics: list[dict[str, Any]]) -> dict[str, float]:
+    """Wall time of the first generation (compilation included) and the median of the others."""
+    walls = [m["wall_s"] for m in metrics]
+    if len(walls) < 2:
+        return {}
+    steps = np.diff(walls)
+    return {"first_generation_s": round(walls[0], 2), "generation_s_median": round(float(np.median(steps)), 3)}
 
 
 def finish_blur(
@@ -371,6 +382,4 @@ def finish_blur(
 
 def default_run_dir(cfg: TrainConfig) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    if cfg.model.kind == "blur":
-        return Path("runs") / safe_name(f"{stamp}-{'_'.join(cfg.envs)}-blur-{cfg.blur.meta}")
-    return Path("runs") / f"{stamp}-{'_'.join(cfg.envs)}-{cfg.model.plasticity}"
+    return Path("runs") / safe_name(f"{stamp}-{'_'.join(cfg.envs)}-{model_label(cfg)}")

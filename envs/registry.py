@@ -166,3 +166,24 @@ def make_env(name: str, max_steps: int | None = None) -> EnvAdapter:
         step=step,
         return_range=RETURN_RANGES.get(base),
     )
+
+
+@lru_cache(maxsize=None)
+def estimate_return_range(env: EnvAdapter, episodes: int = 64, seed: int = 0) -> tuple[float, float]:
+    """A return range for an environment without a known one: (random-policy mean, best random episode).
+
+    The fitness of an SFNN is min–max normalised per environment; with this estimate a random
+    agent scores about 0 and one as good as the luckiest random episode about 1. If every
+    random episode has the same return, the range is one unit wide.
+    """
+    from envs.lifetime import run_lifetimes
+
+    def random_policy(key, obs, reward, terminated):
+        key, sub = jax.vmap(jax.random.split, out_axes=1)(key)
+        return jax.vmap(lambda k: jax.random.randint(k, (), 0, env.n_actions))(sub), key
+
+    keys = jax.random.split(jax.random.key(seed), episodes)
+    policy_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
+    res = jax.jit(lambda pk, k: run_lifetimes(env, random_policy, pk, k, 1).returns)(policy_keys, keys)
+    low, high = float(jnp.mean(res)), float(jnp.max(res))
+    return (low, high) if high - low > 1e-6 else (low, low + 1.0)

@@ -87,8 +87,8 @@ def test_meta_test_on_an_unseen_env_with_other_sizes(trained, tmp_path, cli):
     doc = json.loads(dest.read_text())
     res = doc["results"]["Acrobot-v1"]
     assert res["metric"] == "return" and res["x"] == [1, 2]
-    assert set(res["agents"]) == {"plastic", "frozen", "random"}
-    assert all(len(curve) == 2 for curve in res["agents"]["plastic"])
+    assert set(res["agents"]) == {"evolved", "frozen", "random"}
+    assert all(len(curve) == 2 for curve in res["agents"]["evolved"])
     assert (tmp_path / "mt_Acrobot-v1.png").is_file()
 
 
