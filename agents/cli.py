@@ -41,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("config", nargs="?", help="YAML config (default: built-in defaults)")
     b.add_argument("overrides", nargs="*")
     b.add_argument("--generations", type=int, default=2, help="timed generations after compilation")
+    c = sub.add_parser("compare", help="plot the training curves of several runs in one figure")
+    c.add_argument("runs", type=Path, nargs="+", help="run directories")
+    c.add_argument("--out", type=Path, required=True, help="PNG file to write")
+    c.add_argument("--x", choices=("generation", "wall_s"), default="generation", help="x axis (default generation)")
     sub.add_parser("envs", help="list registered environments and datasets")
     return p
 
@@ -150,6 +154,23 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    from agents.config import model_label
+    from agents.plots import compare_runs
+    from agents.run import load_run_config, read_metrics
+
+    runs = {}
+    for run in args.runs:
+        label = f"{model_label(load_run_config(run))} ({run.name})"
+        runs[label] = read_metrics(run)
+    try:
+        path = compare_runs(runs, args.out, args.x)
+    except (ValueError, OSError) as e:
+        return _fail(str(e))
+    print(f"plot: {path}")
+    return 0
+
+
 def cmd_envs(args) -> int:
     from envs.registry import env_names, make_env
 
@@ -179,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     from agents.config import ConfigError
     from agents.run import Interrupted, RunError
 
-    handlers = {"train": cmd_train, "meta-test": cmd_meta_test, "bench": cmd_bench, "envs": cmd_envs}
+    handlers = {"train": cmd_train, "meta-test": cmd_meta_test, "bench": cmd_bench, "compare": cmd_compare, "envs": cmd_envs}
     try:
         return handlers[args.command](args)
     except (ConfigError, RunError, CheckpointError) as e:

@@ -71,3 +71,23 @@ def lifetime_curves(
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def compare_runs(runs: dict[str, list[dict[str, Any]]], path: Path, x: str = "generation") -> Path:
+    """Population mean return per generation (or per second of wall time) of several runs,
+    one panel per environment, so learners and settings can be compared at equal budget."""
+    envs = sorted({k.split("/", 1)[1] for ms in runs.values() for k in ms[0] if k.startswith("return/")})
+    if not envs:
+        raise ValueError("no environment returns in these runs' metrics (BLUR runs have accuracies instead)")
+    fig, axes = plt.subplots(1, len(envs), figsize=(5.5 * len(envs), 4), squeeze=False)
+    for ax, env in zip(axes[0], envs):
+        for label, ms in runs.items():
+            rows = [m for m in ms if m.get(f"return/{env}") is not None]
+            if rows:
+                ax.plot([m[x] for m in rows], [m[f"return/{env}"] for m in rows], label=label)
+        ax.set(xlabel="generation" if x == "generation" else "wall time (s)", ylabel="population mean return", title=env)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

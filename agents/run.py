@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from jax.flatten_util import ravel_pytree
 from tqdm.auto import tqdm
 
 from agents import checkpoint as ckpt
-from agents.config import TrainConfig, load_config, model_label, save_config, to_dict
+from agents.config import ConfigError, TrainConfig, load_config, model_label, save_config, to_dict
 from agents.evaluate import env_tasks, population_fitness
 from agents.fitness import combine_envs, lifetime_fitness
 from agents.plots import lifetime_curves, safe_name, training_curve
@@ -56,7 +57,10 @@ def load_run_config(run_dir: Path, overrides: list[str] = ()) -> TrainConfig:
     path = run_dir / "config.yaml"
     if not path.is_file():
         raise RunError(f"{run_dir} is not a run directory (no config.yaml): pass the --out directory of an earlier sfnn train")
-    return load_config(path, list(overrides))
+    try:
+        return load_config(path, list(overrides))
+    except ConfigError as e:  # a damaged config.yaml: say which file
+        raise ConfigError(str(e) if str(path) in str(e) else f"{path}: {e}") from None
 
 
 def check_resumable(run_dir: Path) -> None:
@@ -68,6 +72,22 @@ def check_resumable(run_dir: Path) -> None:
 def save_genomes(path: Path, genomes: dict[str, Genome]) -> None:
     """Flat float32 vectors, loadable without pickle; the config rebuilds their structure."""
     np.savez(path, **{k: np.asarray(ravel_pytree(g)[0], np.float32) for k, g in genomes.items()})
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+    """The per-generation rows of a run's metrics.jsonl (a torn last line is ignored)."""
+    path = run_dir / "metrics.jsonl"
+    if not path.is_file():
+        raise RunError(f"{run_dir} has no metrics.jsonl: pass the --out directory of an sfnn train run")
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            break
+    if not rows:
+        raise RunError(f"{path} holds no generations yet")
+    return rows
 
 
 def load_genome(run_dir: Path, cfg: TrainConfig, which: str = "best") -> Genome:
@@ -83,6 +103,11 @@ def load_genome(run_dir: Path, cfg: TrainConfig, which: str = "best") -> Genome:
     if flat.shape != ref.shape or not np.all(np.isfinite(flat)):
         raise RunError(f"{path} holds a genome of {flat.size} values, expected {ref.size} finite ones for this config")
     return unravel(jnp.asarray(flat, jnp.float32))
+
+
+def _warn(msg: str) -> None:
+    """One line on stderr that does not break the progress bar."""
+    tqdm.write(f"warning: {msg}", file=sys.stderr)
 
 
 class _Wandb:
@@ -109,7 +134,7 @@ class _Wandb:
             self.id = self.run.id
         except Exception as e:  # network, disk, auth: keep training with local logs
             first = str(e).splitlines()[0] if str(e) else ""
-            tqdm.write(f"warning: wandb disabled for this run ({type(e).__name__}: {first})")
+            _warn(f"wandb disabled for this run, logging locally only ({type(e).__name__}: {first})")
             self.run = None
 
     def log(self, data: dict[str, Any], step: int) -> None:
@@ -118,7 +143,7 @@ class _Wandb:
         try:
             self.run.log({k: v for k, v in data.items() if not isinstance(v, list)}, step=step)
         except Exception as e:
-            tqdm.write(f"warning: wandb logging stopped ({type(e).__name__})")
+            _warn(f"wandb logging stopped, logging locally only ({type(e).__name__})")
             self.run = None
 
     def images(self, paths: dict[str, str]) -> None:
@@ -149,15 +174,59 @@ def _write_metrics(path: Path, metrics: list[dict[str, Any]]) -> None:
     tmp.replace(path)
 
 
+def _same_config(cfg: TrainConfig, run_dir: Path):
+    """``check_meta`` for resume: config.yaml must be the config the checkpoint was made with
+    (except strategy.generations and log.*, which a resume may change)."""
+
+    def flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in d.items():
+            out.update(flat(v, f"{prefix}{k}.") if isinstance(v, dict) and k != "ranges" else {f"{prefix}{k}": v})
+        return out
+
+    now = flat(to_dict(cfg))
+
+    def check(step: int, meta: dict[str, Any]) -> None:
+        then = flat(meta.get("config") or {})
+        diff = sorted(k for k in now.keys() & then.keys()
+                      if now[k] != then[k] and k != "strategy.generations" and not k.startswith("log."))
+        if diff:
+            k = diff[0]
+            raise ckpt.CheckpointError(
+                f"{run_dir / 'config.yaml'} does not match checkpoint {step} ({k}={now[k]!r}, checkpoint has {then[k]!r}"
+                f"{f' and {len(diff) - 1} more' if len(diff) > 1 else ''}): restore the run's config.yaml"
+            )
+
+    return check
+
+
+def _fmt(x: float | None) -> str:
+    return "nan" if x is None else f"{x:.3f}"
+
+
 def train(cfg: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, Any]:
-    """Run (or continue) training into ``run_dir``; returns the summary written to summary.json."""
+    """Run (or continue) training into ``run_dir``; returns the summary written to summary.json.
+
+    Resume continues from the newest checkpoint that reads back and matches its checksums;
+    newer unusable ones are moved to ``checkpoints_unusable/`` (kept) with one warning. A
+    checkpoint that cannot be written (full disk) is a warning, not the end of the run. A
+    generation in which every member's fitness is non-finite stops the run with a
+    ``RunError`` after checkpointing the state before it.
+    """
     trainer = Trainer.build(cfg)
     mngr = ckpt.manager(run_dir / "checkpoints", cfg.log.keep_checkpoints)
     state = trainer.init_state()
     metrics: list[dict[str, Any]] = []
     start_gen, wall_before, wandb_id = 0, 0.0, None
     if resume:
-        start_gen, state, meta = ckpt.restore(mngr, state)
+        got = ckpt.restore_newest_good(mngr, state, check_meta=_same_config(cfg, run_dir))
+        if got.skipped:
+            dest = run_dir / "checkpoints_unusable"
+            ckpt.set_aside(mngr, sorted(got.skipped), dest)
+            newest = max(got.skipped)
+            _warn(f"checkpoint{'s' if len(got.skipped) > 1 else ''} {', '.join(map(str, sorted(got.skipped)))} "
+                  f"unusable (newest: {got.skipped[newest]}); moved to {dest}, resuming from checkpoint {got.step}")
+        start_gen, state, meta = got.step, got.state, got.meta
         metrics, wall_before, wandb_id = meta["metrics"], meta["wall_s"], meta.get("wandb_id")
     metrics_path = run_dir / "metrics.jsonl"
     _write_metrics(metrics_path, metrics)  # exactly the generations the checkpoint holds
@@ -182,27 +251,53 @@ def train(cfg: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, An
             "config": to_dict(cfg),
         }
 
+    def save(done: int, at_state: Any) -> bool:
+        """Checkpoint ``done``; on failure (full disk, unwritable directory) warn and go on."""
+        try:
+            ckpt.save(mngr, done, at_state, meta(done))
+            return True
+        except Exception as e:  # orbax/tensorstore wrap OS errors in several types
+            _warn(f"checkpoint {done} not saved ({ckpt.one_line(e)}); the run goes on, "
+                  f"earlier checkpoints are kept (newest: {mngr.latest_step()})")
+            try:
+                mngr.reload()
+            except Exception:
+                pass
+            return False
+
     total = cfg.strategy.generations
+    evaluated = cfg.blur.tasks_per_member if trainer.es is None else cfg.strategy.population
     bar = tqdm(total=total, initial=start_gen, desc="generations", disable=not cfg.log.progress, dynamic_ncols=True)
     try:
         with metrics_path.open("a") as fh:
             for gen in range(start_gen, total):
+                before = state
                 state, m = trainer.generation(state, jnp.int32(gen))
                 row = {"generation": gen, **metrics_to_host(m), "wall_s": round(wall_before + time.time() - t0, 3)}
+                if (row.get("nonfinite") or 0) >= evaluated:  # nothing to learn from: stop, keep the state before
+                    saved = gen in mngr.all_steps() or save(gen, before)
+                    where = f"checkpoint {gen} holds the state before it" if saved else "its checkpoint could not be saved"
+                    raise RunError(
+                        f"generation {gen}: all {evaluated} fitness values are NaN or infinite, so the run stopped "
+                        f"({where}); look for overflowing settings such as model.plastic_lr, lifetime.obs_scale "
+                        "or fitness.ranges"
+                    )
                 metrics.append(row)
                 fh.write(json.dumps(row) + "\n")
                 fh.flush()
                 logger.log(row, step=gen)
-                bar.set_postfix(best=f"{row['best_fitness']:.3f}", mean=f"{row['mean_fitness']:.3f}", refresh=False)
+                bar.set_postfix(best=_fmt(row.get("best_fitness")), mean=_fmt(row.get("mean_fitness")), refresh=False)
                 bar.update(1)
                 done = gen + 1
                 if stop["flag"]:
-                    ckpt.save(mngr, done, state, meta(done))
+                    if not save(done, state):
+                        raise RunError(f"interrupted after generation {done}, but its checkpoint could not be saved: "
+                                       f"sfnn train --resume {run_dir} continues from checkpoint {mngr.latest_step()}")
                     raise Interrupted(run_dir, done)
                 if done % cfg.log.checkpoint_every == 0 and done < total:
-                    ckpt.save(mngr, done, state, meta(done))
+                    save(done, state)
         if start_gen < total or mngr.latest_step() != total:
-            ckpt.save(mngr, total, state, meta(total))
+            save(total, state)
     finally:
         bar.close()
         signal.signal(signal.SIGINT, old_handler)

@@ -158,3 +158,12 @@ def test_baseline_run_saves_its_sizes_and_meta_tests_with_compare(baseline_run, 
     assert "mlp (mlp)" in acro["skipped"] and "too few for Acrobot-v1" in acro["skipped"]["mlp (mlp)"]
     assert "evolved" not in acro["agents"]  # the hebbian genome (4 in, 2 out) cannot act there either
     assert "skipped" in r.stdout
+
+
+def test_compare_plots_several_runs(baseline_run, tmp_path, cli):
+    png = tmp_path / "cmp.png"
+    r = cli("compare", str(baseline_run), str(baseline_run), "--out", str(png), "--x", "wall_s")
+    assert r.returncode == 0, r.stderr
+    assert png.stat().st_size > 1000
+    r = cli("compare", str(tmp_path), "--out", str(png))
+    assert r.returncode == 2 and "not a run directory" in r.stderr and "Traceback" not in r.stderr
