@@ -43,6 +43,7 @@ class LifetimeConfig:
     wiring: str = "fresh"  # fresh: new per member+lifetime | shared: per generation | fixed: once per run
     terminal_reward: Optional[float] = None  # reward shown to the net after a termination; None: raw reward
     obs_scale: float = 1.0  # observations are multiplied by this before reaching input neurons
+    obs_norm: str = "none"  # none | running (per-lifetime mean/std, reset each lifetime) | fixed (random-play mean/std)
 
 
 @dataclass
@@ -122,6 +123,7 @@ CHOICES = {
     "model.kind": ("sfnn", "blur", "mlp", "hebbian", "rnn"),
     "model.plasticity": ("synapse", "neuron"),
     "lifetime.wiring": ("fresh", "shared", "fixed"),
+    "lifetime.obs_norm": ("none", "running", "fixed"),
     "fitness.kind": ("normalized_weighted", "mean"),
     "fitness.combine": ("product", "mean"),
     "log.wandb": ("offline", "online", "disabled"),
@@ -134,6 +136,14 @@ POSITIVE = (
     "strategy.population", "strategy.generations", "log.checkpoint_every", "log.keep_checkpoints",
     "log.final_lifetimes", "blur.states", "blur.inner_steps", "blur.batch_size", "blur.tasks_per_member",
 )  # fmt: skip
+# upper bounds far beyond any real run: larger values are typos that would overflow int32
+# counters or ask for terabytes, so they are refused before a run directory is created
+MAXIMUM = {
+    "seed": 2**32 - 1, "strategy.population": 2**20, "strategy.generations": 2**31 - 1, "model.neurons": 4096,
+    "model.channels": 1024, "model.passes": 1000, "lifetime.episodes": 10**5, "lifetime.lifetimes": 10**4,
+    "lifetime.max_steps": 10**7, "log.final_lifetimes": 10**5, "blur.states": 64, "blur.inner_steps": 10**7,
+    "blur.batch_size": 10**6, "blur.tasks_per_member": 10**5,
+}  # fmt: skip
 
 
 def _one_line(err: Exception) -> str:
@@ -151,8 +161,10 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> TrainConf
             raise ConfigError(f"config file {str(path)!r} not found: pass the path of a YAML file such as configs/cartpole.yaml")
         try:
             data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as e:
+        except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as e:
             raise ConfigError(f"config file {str(path)!r} is not valid YAML: {_one_line(e)}") from None
+        except OSError as e:
+            raise ConfigError(f"config file {str(path)!r} cannot be read: {e.strerror or e}") from None
         if data is not None and not isinstance(data, dict):
             raise ConfigError(f"config file {str(path)!r} must hold a mapping of fields, not {type(data).__name__}")
         parts.append(data or {})
@@ -166,6 +178,8 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> TrainConf
         cfg: TrainConfig = OmegaConf.to_object(merged)  # type: ignore[assignment]
     except OmegaConfBaseException as e:
         raise ConfigError(f"bad config: {_describe(e)}") from None
+    except Exception as e:  # OmegaConf lets YAML, Type and Recursion errors through on odd input
+        raise ConfigError(f"bad config: {_one_line(e)} (in overrides {' '.join(overrides)!r})"[:300]) from None
     validate(cfg)
     return cfg
 
@@ -197,6 +211,11 @@ def validate(cfg: TrainConfig) -> None:
     for key in POSITIVE:
         if _get(cfg, key) < 1:
             raise ConfigError(f"{key}={_get(cfg, key)} must be at least 1")
+    if cfg.seed < 0:
+        raise ConfigError(f"seed={cfg.seed} must be a non-negative integer")
+    for key, most in MAXIMUM.items():
+        if (_get(cfg, key) or 0) > most:
+            raise ConfigError(f"{key}={_get(cfg, key)} is larger than the supported maximum {most}")
     if cfg.strategy.population < 2:
         raise ConfigError("strategy.population must be at least 2 for an evolution strategy")
     if not 0.0 < cfg.model.connect_prob <= 1.0:
@@ -318,7 +337,10 @@ def to_dict(cfg: TrainConfig) -> dict[str, Any]:
 
 
 def save_config(cfg: TrainConfig, path: Path) -> None:
-    path.write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    """Write via a temporary file and rename, so a crash never leaves a torn config.yaml."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    tmp.replace(path)
 
 
 def as_omegaconf(cfg: TrainConfig) -> DictConfig:
