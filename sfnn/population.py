@@ -46,8 +46,10 @@ def _mm(x: jax.Array, w: jax.Array) -> jax.Array:
 
 
 def _unit(g: Genome, t: int, s: jax.Array) -> jax.Array:
-    # The barrier makes XLA materialise ``s`` once; otherwise it fuses the (large) message
-    # sum into each of the M products below and recomputes it M times (measured 10× slower).
+    # Meant to make XLA materialise ``s`` once rather than fuse the message sum into each of
+    # the M products below. XLA's CPU pipeline expands the barrier before fusion, so on CPU
+    # it does not stop that fusion (no barrier is left in the optimised HLO); callers whose
+    # ``s`` is an expensive sum materialise it themselves (``_materialize``, synapse placement).
     s = jax.lax.optimization_barrier(s)
     return jnp.tanh(_mm(s, g["neuron"]["kernel"][t]) + g["neuron"]["bias"][t])
 
@@ -77,22 +79,78 @@ def _messages(y: jax.Array, e: jax.Array) -> jax.Array:
     return acc
 
 
+def _materialize(f, *args):
+    """``f(*args)`` computed once, into a buffer of its own; every leaf of ``args`` ends in P.
+
+    XLA's CPU fusion copies cheap producers (adds, multiplies) into each consumer and
+    expands ``optimization_barrier`` before fusing, so a barrier cannot stop it. Fused into a
+    consumer that reads each element several times (the neuron unit mixes the M channels;
+    the per-edge GRU broadcasts per-neuron terms over all edges), a producer is recomputed
+    per read, and the fused loop reads so many arrays that LLVM needs more runtime alias
+    checks than it allows and leaves the loop scalar (the message sums of the ``synapse``
+    step ran as scalar code: ~950 instructions per output element). XLA's CPU fusion does not
+    fuse a concatenate along the minor (population) axis into its consumers (from 64 bytes
+    along it and 2 KiB in all; smaller results may stay fused, which is only slower), so
+    computing the two halves of the population and joining them materialises the result,
+    vectorised. Pure data movement: the values are those of ``f(*args)``.
+    """
+    p = jax.tree.leaves(args)[0].shape[-1]
+    if p < 2:
+        return f(*args)
+    h = p // 2
+    lo = f(*jax.tree.map(lambda x: x[..., :h], args))
+    hi = f(*jax.tree.map(lambda x: x[..., h:], args))
+    return jax.tree.map(lambda u, v: jnp.concatenate([u, v], axis=-1), lo, hi)
+
+
+def _hidden_input(y_i, y_h, y_o, e_ih, e_hh, e_oh):
+    return _messages(y_i, e_ih) + _messages(y_h, e_hh) + _messages(y_o, e_oh)
+
+
+def _output_input(y_h, e_ho, prev_action):
+    return _messages(y_h, e_ho) + prev_action[:, None, :]
+
+
 def _synapse_pass(g, spec, masks, edges, y, obs, reward, prev_action, learn):
+    """One pass of the ``synapse`` placement. The message sums and the per-neuron GRU input
+    terms are materialised (``_materialize``), so the per-edge GRU loop reads only the edge
+    vectors, the masks, the genome and three small per-neuron arrays, and stays vectorised;
+    the arithmetic, and its order, is that of ``network._synapse_pass``."""
     m = spec.channels
     y_i = _unit(g, 0, jnp.broadcast_to(obs[:, None, :], (obs.shape[0], m, obs.shape[1])))
-    s_h = _messages(y_i, edges["ih"]) + _messages(y["h"], edges["hh"]) + _messages(y["o"], edges["oh"])
+    s_h = _materialize(_hidden_input, y_i, y["h"], y["o"], edges["ih"], edges["hh"], edges["oh"])
     y_h = _unit(g, 1, s_h)
-    y_o = _unit(g, 2, _messages(y_h, edges["ho"]) + prev_action[:, None, :])
+    y_o = _unit(g, 2, _materialize(_output_input, y_h, edges["ho"], prev_action))
     y_new = {"i": y_i, "h": y_h, "o": y_o}
     if learn:
+        g_in = {"gru": {k: g["gru"][k] for k in ("input_kernel", "input_bias")}}
         new_edges = {}
         for b, (pre, post) in BLOCKS.items():
             t = GROUP_TYPE[pre]
-            a, c, shared = _gru_terms(g, t, y_new[pre], y_new[post], reward, m)
+            terms = lambda gg, x, z, r, t=t: _gru_terms(gg, t, x, z, r, m)  # noqa: E731
+            a, c, shared = _materialize(terms, g_in, y_new[pre], y_new[post], reward)
             h = _gru(g, t, a[:, None] + c[None] + shared, edges[b], m)
             new_edges[b] = (edges[b] + spec.plastic_lr * h) * masks[b][:, :, None, :]
         edges = new_edges
     return edges, y_new
+
+
+def _repeat_passes(one_pass, genome, spec, state, plastic, y, obs, reward, learn):
+    """``spec.passes`` passes. For the ``synapse`` placement they are a ``lax.scan``: the loop
+    boundary materialises each pass's edge vectors, where unrolled passes let XLA recompute
+    the first pass's edges inside the second pass's GRU and message loops (and split the
+    first pass's GRU into three loops); it also compiles one pass instead of ``passes``."""
+    args = (genome, spec, state.masks)
+    if spec.plasticity != "synapse" or spec.passes < 2:
+        for _ in range(spec.passes):
+            plastic, y = one_pass(*args, plastic, y, obs, reward, state.prev_action, learn)
+        return plastic, y
+
+    def body(carry, _):
+        return one_pass(*args, *carry, obs, reward, state.prev_action, learn), None
+
+    (plastic, y), _ = jax.lax.scan(body, (plastic, y), None, length=spec.passes)
+    return plastic, y
 
 
 def _mask_messages(mask: jax.Array, y: jax.Array) -> jax.Array:
@@ -136,9 +194,7 @@ def population_step(
     obs = obs.astype(jnp.float32)
     reward = reward.astype(jnp.float32)
     one_pass = _synapse_pass if spec.plasticity == "synapse" else _neuron_pass
-    plastic, y = state.plastic, state.y
-    for _ in range(spec.passes):
-        plastic, y = one_pass(genome, spec, state.masks, plastic, y, obs, reward, state.prev_action, learn)
+    plastic, y = _repeat_passes(one_pass, genome, spec, state, state.plastic, state.y, obs, reward, learn)
     out = y["o"][:, 0, :]
-    prev_action = jax.nn.one_hot(jnp.argmax(out, axis=0), spec.topo.n_out, axis=0)
+    prev_action = out if spec.continuous else jax.nn.one_hot(jnp.argmax(out, axis=0), spec.topo.n_out, axis=0)
     return out, PlasticState(state.masks, plastic, y, prev_action)
