@@ -2,6 +2,9 @@
 
 An agent-step is one network step of one agent in one environment (all lifetime steps are
 computed, including those after an agent's last episode, as the compiled program does).
+The environment's share of a generation is measured by running the same lifetimes (batch,
+episodes, steps) with a policy that does nothing, compiled the same way; the rest of the
+generation is the network (plus the ES's ask and tell, small next to either).
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ import jax
 import jax.numpy as jnp
 
 from agents.config import TrainConfig, model_label
-from agents.trainer import Trainer
+from agents.trainer import EVAL_COMPILER_OPTIONS, Trainer
+from envs.lifetime import run_lifetimes
+from envs.registry import EnvAdapter
 
 
 def time_generations(trainer: Trainer, generations: int) -> tuple[float, float]:
@@ -32,6 +37,24 @@ def time_generations(trainer: Trainer, generations: int) -> tuple[float, float]:
     return max(first - per_gen, 0.0), per_gen
 
 
+def env_seconds(env: EnvAdapter, batch: int, episodes: int, repeats: int) -> float:
+    """Seconds for ``batch`` lifetimes of ``episodes`` episodes with a do-nothing policy
+    (action 0, or the zero vector): what the environment alone costs (compiled first)."""
+
+    def idle(state, obs, reward, terminated):
+        b = obs.shape[0]
+        return (jnp.zeros((b, env.n_actions)) if env.continuous else jnp.zeros((b,), jnp.int32)), state
+
+    run = jax.jit(lambda k: run_lifetimes(env, idle, (), k, episodes).returns, compiler_options=EVAL_COMPILER_OPTIONS)
+    keys = jax.random.split(jax.random.key(0), batch)
+    jax.block_until_ready(run(keys))
+    t = time.perf_counter()
+    for _ in range(repeats):
+        out = run(keys)
+    jax.block_until_ready(out)
+    return (time.perf_counter() - t) / repeats
+
+
 def bench(cfg: TrainConfig, generations: int = 2) -> dict[str, Any]:
     """Time SFNN generations; agent-steps count every step of every lifetime of every member."""
     trainer = Trainer.build(cfg)
@@ -40,7 +63,18 @@ def bench(cfg: TrainConfig, generations: int = 2) -> dict[str, Any]:
         cfg.strategy.population * cfg.lifetime.lifetimes * cfg.lifetime.episodes * task.env.max_steps
         for task in trainer.tasks
     )
-    topo = {t.env.name: {"obs": t.env.obs_size, "actions": t.env.n_actions} for t in trainer.tasks}
+    batch = cfg.strategy.population * cfg.lifetime.lifetimes
+    topo = {}
+    for t in trainer.tasks:
+        env_s = env_seconds(t.env, batch, cfg.lifetime.episodes, generations)
+        topo[t.env.name] = {
+            "obs": t.env.obs_size,
+            "actions": t.env.n_actions,
+            "continuous": t.env.continuous,
+            "env_s_per_generation": round(env_s, 3),
+            "env_steps_per_s": round(batch * cfg.lifetime.episodes * t.env.max_steps / env_s, 1),
+        }
+    env_share = min(sum(v["env_s_per_generation"] for v in topo.values()) / per_gen, 1.0)
     return {
         "agent_steps_per_s": round(steps / per_gen, 1),
         "compile_s": round(compile_s, 2),
@@ -53,6 +87,8 @@ def bench(cfg: TrainConfig, generations: int = 2) -> dict[str, Any]:
         "channels": cfg.model.channels,
         "genome_params": trainer.num_params,
         "envs": topo,
+        "env_time_share": round(env_share, 3),  # environment stepping (and auto-reset)
+        "network_time_share": round(1.0 - env_share, 3),  # the rest: the network, lifetime loop, ES
         "agent_steps_per_generation": steps,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }

@@ -46,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", type=Path, required=True, help="PNG file to write")
     c.add_argument("--x", choices=("generation", "wall_s"), default="generation", help="x axis (default generation)")
     sub.add_parser("envs", help="list registered environments and datasets")
+    r = sub.add_parser("render", help="render one lifetime of a run's final genome in a brax environment (HTML + GIF)")
+    r.add_argument("run_dir", type=Path)
+    r.add_argument("--env", help="brax environment (default: the run's first brax environment)")
+    r.add_argument("--seed", type=int, default=0, help="seed of the wiring and the environment (default 0)")
     return p
 
 
@@ -172,13 +176,22 @@ def cmd_compare(args) -> int:
 
 
 def cmd_envs(args) -> int:
+    from envs import brax_env
     from envs.registry import env_names, make_env
 
-    print(f"{'name':<26}{'obs':>6}{'actions':>9}{'max steps':>11}  return range")
+    print(f"{'name':<30}{'obs':>6}{'actions':>9}{'':<11}{'max steps':>10}  return range")
+    estimated = "estimated from random play at train time"
     for name in env_names():
-        e = make_env(name)
-        rng = "estimated from random play at train time" if e.return_range is None else f"[{e.return_range[0]:g}, {e.return_range[1]:g}]"
-        print(f"{name:<26}{e.obs_size:>6}{e.n_actions:>9}{e.max_steps:>11}  {rng}")
+        if name.startswith("brax/"):  # sizes from a table: building a brax environment takes seconds
+            short = name.removeprefix("brax/")
+            (obs, act), cap = brax_env.BRAX_SIZES[short], brax_env.DEFAULT_MAX_STEPS
+            rr, kind = brax_env.return_range(short, cap), "continuous"
+        else:
+            e = make_env(name)
+            obs, act, cap, rr = e.obs_size, e.n_actions, e.max_steps, e.return_range
+            kind = "continuous" if e.continuous else "discrete"
+        rng = estimated if rr is None else f"[{rr[0]:g}, {rr[1]:g}]"
+        print(f"{name:<30}{obs:>6}{act:>9} {kind:<10}{cap:>10}  {rng}")
     from envs.datasets import dataset_names, load_dataset
 
     print(f"\n{'dataset (model.kind=blur)':<26}{'inputs':>8}{'classes':>9}{'examples':>10}")
@@ -188,6 +201,19 @@ def cmd_envs(args) -> int:
     print("npz:/path/file.npz (arrays x, y) and idx:/path/images,/path/labels read your own files")
     print("\nvariants: NAME:param=value,... changes environment parameters (e.g. CartPole-v1:gravity=20,length=1),"
           " NAME:perm=SEED permutes the observation")
+    print(f"brax: brax/NAME:backend=B with B one of {', '.join(brax_env.BACKENDS)} (default {brax_env.DEFAULT_BACKEND}), "
+          "reset=first|fresh, and the environment's numeric arguments (e.g. brax/hopper:ctrl_cost_weight=0.01); "
+          "episode cap lifetime.max_steps (default 1000)")
+    return 0
+
+
+def cmd_render(args) -> int:
+    from agents.render import render_run
+
+    out = render_run(args.run_dir, args.env, args.seed)
+    print(f"episode returns in the rendered lifetime: {out['episode_returns']}")
+    print(f"html: {out['html']}  (brax viewer; loads three.js from a CDN when opened)")
+    print(f"gif: {out['gif']}")
     return 0
 
 
@@ -200,11 +226,16 @@ def main(argv: list[str] | None = None) -> int:
     from agents.config import ConfigError
     from agents.run import Interrupted, RunError
 
-    handlers = {"train": cmd_train, "meta-test": cmd_meta_test, "bench": cmd_bench, "compare": cmd_compare, "envs": cmd_envs}
+    handlers = {"train": cmd_train, "meta-test": cmd_meta_test, "bench": cmd_bench, "compare": cmd_compare, "envs": cmd_envs,
+                "render": cmd_render}
     try:
         return handlers[args.command](args)
     except (ConfigError, RunError, CheckpointError) as e:
         return _fail(str(e))
+    except OSError as e:  # full disk, unwritable or vanished paths: checkpoints already written stay valid
+        return _fail(f"{e.strerror or e}" + (f": {e.filename}" if e.filename else ""))
+    except MemoryError:
+        return _fail("out of memory: reduce strategy.population, lifetime.lifetimes or the model size")
     except Interrupted as e:
         print(str(e), file=sys.stderr)
         return 130

@@ -1,21 +1,22 @@
 """Policies: a learner from ``sfnn`` made into a batch of agents for one environment.
 
-This is where observations are scaled, the reward the network sees is chosen, output values
-become actions, and the population layout is decided: the fast path keeps the population
-as the last axis (``sfnn.population``); ``impl="reference"`` vmaps the readable
-single-agent ``sfnn.network.step`` and exists to check the fast path. The baselines
+This is where observations are normalised and scaled, the reward the network sees is chosen,
+output values become actions (the argmax, or for continuous actions the values in [-1, 1]
+scaled to the environment's bounds), and the population layout is decided: the fast path
+keeps the population as the last axis (``sfnn.population``); ``impl="reference"`` vmaps the
+readable single-agent ``sfnn.network.step`` and exists to check the fast path. The baselines
 (``sfnn.baselines``: mlp, hebbian, rnn) are small enough to be vmapped as they are.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from agents.config import TrainConfig
-from envs.registry import EnvAdapter
+from envs.registry import EnvAdapter, random_play
 from sfnn import Genome, SFNNSpec, Topology, baselines, init_genome, init_state, step
 from sfnn.population import init_population_state, population_step, to_population_last
 
@@ -32,6 +33,7 @@ def sfnn_spec(cfg: TrainConfig, env: EnvAdapter) -> SFNNSpec:
         plasticity=m.plasticity,
         plastic_lr=m.plastic_lr,
         init_scale=m.init_scale,
+        continuous=env.continuous,
     )
 
 
@@ -84,6 +86,85 @@ def make_policy(cfg: TrainConfig, env: EnvAdapter, genomes: Genome, learn: bool 
     return BatchPolicy(cfg, env, genomes, learn, impl)
 
 
+def scale_actions(values: jax.Array, low: tuple[float, ...], high: tuple[float, ...]) -> jax.Array:
+    """Output values (..., d) read as actions in [-1, 1], mapped linearly onto [low, high] per
+    dimension; clipped on both sides so that no output, however large, leaves the bounds."""
+    lo, hi = jnp.asarray(low, jnp.float32), jnp.asarray(high, jnp.float32)
+    u = jnp.clip(values, -1.0, 1.0)
+    return jnp.clip(lo + (u + 1.0) * 0.5 * (hi - lo), lo, hi)
+
+
+def env_actions(env: EnvAdapter, values: jax.Array) -> jax.Array:
+    """Output values (B, n_out) -> the environment's actions: argmax over the first
+    ``n_actions`` (discrete), or those values scaled to the bounds (continuous)."""
+    values = values[:, : env.n_actions]
+    if env.continuous:
+        return scale_actions(values, env.action_low, env.action_high)
+    return jnp.argmax(values, axis=-1)
+
+
+OBS_CLIP = 5.0  # normalised observations are clipped to ±5 standard deviations
+OBS_VAR_EPS = 1e-4  # keeps a near-constant dimension from being blown up
+
+
+class ObsStats(NamedTuple):
+    """Running observation statistics of B agents (Welford), kept within one lifetime."""
+
+    count: jax.Array  # (B,)
+    mean: jax.Array  # (B, d)
+    m2: jax.Array  # (B, d) sum of squared deviations
+
+
+class NormedState(NamedTuple):
+    """A learner's state plus its running observation statistics (``lifetime.obs_norm=running``)."""
+
+    net: Any
+    obs: ObsStats
+
+
+def update_obs_stats(stats: ObsStats, obs: jax.Array) -> ObsStats:
+    count = stats.count + 1.0
+    delta = obs - stats.mean
+    mean = stats.mean + delta / count[:, None]
+    return ObsStats(count, mean, stats.m2 + delta * (obs - mean))
+
+
+def normalise_obs(obs: jax.Array, mean: jax.Array, var: jax.Array) -> jax.Array:
+    return jnp.clip((obs - mean) / jnp.sqrt(var + OBS_VAR_EPS), -OBS_CLIP, OBS_CLIP)
+
+
+class ObsPipeline:
+    """Observation preprocessing of a batch policy, following ``lifetime.obs_norm``.
+
+    ``running``: mean and variance of what this agent has seen so far in this lifetime
+    (updated with the current observation first), so a lifetime starts knowing nothing, as
+    its plastic state does. ``fixed``: the mean and variance of random play in the
+    environment, computed once (``envs.registry.random_play``). Then ``obs_scale`` applies.
+    """
+
+    def __init__(self, lt, env: EnvAdapter):
+        self.mode, self.scale = lt.obs_norm, lt.obs_scale
+        if self.mode == "fixed":
+            _, mean, std = random_play(env)
+            self.mean, self.var = jnp.asarray(mean), jnp.asarray(std) ** 2
+
+    def init(self, net_state: Any, b: int, d: int) -> Any:
+        if self.mode != "running":
+            return net_state
+        zeros = jnp.zeros((b, d), jnp.float32)
+        return NormedState(net_state, ObsStats(jnp.zeros((b,), jnp.float32), zeros, zeros))
+
+    def __call__(self, state: Any, obs: jax.Array) -> tuple[Any, jax.Array, Any]:
+        """(the learner's state, preprocessed obs, a function putting a new learner state back)."""
+        if self.mode == "running":
+            stats = update_obs_stats(state.obs, obs)
+            obs = normalise_obs(obs, stats.mean, stats.m2 / stats.count[:, None])
+            return state.net, obs * self.scale, lambda net: NormedState(net, stats)
+        if self.mode == "fixed":
+            obs = normalise_obs(obs, self.mean, self.var)
+        return state, obs * self.scale, lambda net: net
+
+
 def shaped_reward(lt, reward: jax.Array, terminated: jax.Array) -> jax.Array:
     """The reward a learner is shown: the environment's, or ``lifetime.terminal_reward`` after a termination."""
     if lt.terminal_reward is None:
@@ -96,27 +177,31 @@ class BatchPolicy:
 
     def __init__(self, cfg: TrainConfig, env: EnvAdapter, genomes: Genome, learn: bool = True, impl: str = "fast"):
         self.spec = sfnn_spec(cfg, env)
+        self.env = env
         self.lt = cfg.lifetime
         self.learn = learn
         self.impl = impl
+        self.pre = ObsPipeline(cfg.lifetime, env)
         # the genome is re-laid out once per lifetime, never inside the step loop
         self.genomes = to_population_last(genomes) if impl == "fast" else genomes
 
     def init(self, keys: jax.Array) -> Any:
         if self.impl == "fast":
-            return init_population_state(keys, self.spec)
-        return jax.vmap(lambda k: init_state(k, self.spec))(keys)
+            net = init_population_state(keys, self.spec)
+        else:
+            net = jax.vmap(lambda k: init_state(k, self.spec))(keys)
+        return self.pre.init(net, keys.shape[0], self.env.obs_size)
 
     def step(self, state: Any, obs: jax.Array, reward: jax.Array, terminated: jax.Array):
-        obs = obs * self.lt.obs_scale
+        state, obs, wrap = self.pre(state, obs)
         reward = shaped_reward(self.lt, reward, terminated)
         if self.impl == "fast":
             out, state = population_step(self.genomes, self.spec, state, obs.T, reward, self.learn)
-            return jnp.argmax(out, axis=0), state
+            return env_actions(self.env, out.T), wrap(state)
         out, state = jax.vmap(lambda g, s, o, r: step(g, self.spec, s, o, r, self.learn))(
             self.genomes, state, obs, reward
         )
-        return jnp.argmax(out, axis=-1), state
+        return env_actions(self.env, out), wrap(state)
 
 
 class BaselinePolicy:
@@ -130,15 +215,18 @@ class BaselinePolicy:
                 f"too few for {env.name} ({env.obs_size} observations, {env.n_actions} actions)"
             )
         self.env, self.lt, self.learn, self.genomes = env, cfg.lifetime, learn, genomes
+        self.pre = ObsPipeline(cfg.lifetime, env)
 
     def init(self, keys: jax.Array) -> Any:
-        return jax.vmap(lambda k: baselines.init_state(k, self.spec))(keys)
+        net = jax.vmap(lambda k: baselines.init_state(k, self.spec))(keys)
+        return self.pre.init(net, keys.shape[0], self.env.obs_size)
 
     def step(self, state: Any, obs: jax.Array, reward: jax.Array, terminated: jax.Array):
-        obs = jnp.pad(obs * self.lt.obs_scale, ((0, 0), (0, self.spec.n_in - obs.shape[1])))
+        state, obs, wrap = self.pre(state, obs)
+        obs = jnp.pad(obs, ((0, 0), (0, self.spec.n_in - obs.shape[1])))
         reward = shaped_reward(self.lt, reward, terminated)
-        n = self.env.n_actions
+        n, cont = self.env.n_actions, self.env.continuous
         out, state = jax.vmap(
-            lambda g, s, o, r, t: baselines.step(g, self.spec, s, o, r, t, n, self.learn)
+            lambda g, s, o, r, t: baselines.step(g, self.spec, s, o, r, t, n, self.learn, cont)
         )(self.genomes, state, obs, reward, terminated)
-        return jnp.argmax(out[:, :n], axis=-1), state
+        return env_actions(self.env, out), wrap(state)

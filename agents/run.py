@@ -257,12 +257,12 @@ def train(cfg: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, An
             ckpt.save(mngr, done, at_state, meta(done))
             return True
         except Exception as e:  # orbax/tensorstore wrap OS errors in several types
-            _warn(f"checkpoint {done} not saved ({ckpt.one_line(e)}); the run goes on, "
-                  f"earlier checkpoints are kept (newest: {mngr.latest_step()})")
             try:
-                mngr.reload()
+                mngr.reload()  # forget the failed step
             except Exception:
                 pass
+            _warn(f"checkpoint {done} not saved ({ckpt.one_line(e)}); the run goes on, "
+                  f"earlier checkpoints are kept (newest: {mngr.latest_step()})")
             return False
 
     total = cfg.strategy.generations
@@ -365,7 +365,7 @@ def finish(
     for env_name, rets in curves[chosen].items():
         p = lifetime_curves(
             {"learning": rets, "frozen (learning off)": frozen[env_name]},
-            run_dir / f"lifetime_{env_name}.png",
+            run_dir / f"lifetime_{safe_name(env_name)}.png",
             f"{env_name}: final genome, {n} fresh lifetimes",
         )
         plots[f"lifetime_{env_name}"] = str(p)

@@ -1,7 +1,8 @@
-"""One registry of task names: gymnax environments with flat observations and discrete actions.
+"""One registry of task names: gymnax environments (discrete and continuous actions) and brax.
 
-An adapter hides gymnax's specifics (observation shapes, auto-reset, params) behind three
-pure functions, so the lifetime loop and the learners never see an environment class.
+An adapter hides gymnax's or brax's specifics (observation shapes, auto-reset, params) behind
+three pure functions, so the lifetime loop and the learners never see an environment class.
+Continuous environments take a vector of ``n_actions`` values within [action_low, action_high].
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ GYMNAX_DISCRETE = (
     "Freeway-MinAtar",
     "SpaceInvaders-MinAtar",
 )
+# gymnax environments with a continuous (Box) action space
+GYMNAX_CONTINUOUS = ("Pendulum-v1", "MountainCarContinuous-v0")
 
 
 class UnknownEnvError(ValueError):
@@ -54,7 +57,12 @@ class UnknownEnvError(ValueError):
 
 @dataclass(frozen=True)
 class EnvAdapter:
-    """A task as pure functions; hashable by name so jitted code can close over it."""
+    """A task as pure functions; hashable by name so jitted code can close over it.
+
+    Discrete: ``n_actions`` choices, an action is an integer. Continuous: ``n_actions`` is the
+    action dimension and an action is a float vector within ``action_low``/``action_high``
+    (tuples, so the adapter stays hashable).
+    """
 
     name: str
     obs_size: int
@@ -63,6 +71,9 @@ class EnvAdapter:
     reset: Callable[[jax.Array], tuple[jax.Array, Any]]
     step: Callable[[jax.Array, Any, jax.Array], tuple[jax.Array, Any, jax.Array, jax.Array, jax.Array]]
     return_range: tuple[float, float] | None = None
+    continuous: bool = False
+    action_low: tuple[float, ...] = ()
+    action_high: tuple[float, ...] = ()
 
     def __hash__(self) -> int:
         return hash((self.name, self.max_steps))
@@ -73,7 +84,9 @@ class EnvAdapter:
 
 def env_names() -> list[str]:
     """Every registered environment name."""
-    return list(GYMNAX_DISCRETE)
+    from envs.brax_env import brax_names
+
+    return [*GYMNAX_DISCRETE, *GYMNAX_CONTINUOUS, *brax_names()]
 
 
 def parse_env_name(name: str) -> tuple[str, dict[str, str]]:
@@ -96,8 +109,12 @@ def parse_env_name(name: str) -> tuple[str, dict[str, str]]:
 def check_env_name(name: str) -> None:
     """Raise UnknownEnvError with the closest registered names as a suggestion."""
     base, _ = parse_env_name(name)
-    if base in GYMNAX_DISCRETE:
+    if base in GYMNAX_DISCRETE or base in GYMNAX_CONTINUOUS:
         return
+    if base.startswith("brax/"):
+        from envs.brax_env import check_brax_name
+
+        return check_brax_name(name)
     close = difflib.get_close_matches(base, env_names(), n=3, cutoff=0.4)
     hint = f"did you mean {', '.join(close)}?" if close else "run `sfnn envs` to list them"
     raise UnknownEnvError(f"unknown environment {base!r}: {hint}")
@@ -127,6 +144,10 @@ def make_env(name: str, max_steps: int | None = None) -> EnvAdapter:
     """Build the adapter for a registered name (with variants); ``max_steps`` overrides the episode cap."""
     check_env_name(name)
     base, opts = parse_env_name(name)
+    if base.startswith("brax/"):
+        from envs.brax_env import make_brax_env
+
+        return make_brax_env(name, max_steps)
     perm_seed = opts.pop("perm", None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -138,13 +159,7 @@ def make_env(name: str, max_steps: int | None = None) -> EnvAdapter:
         params = params.replace(max_steps_in_episode=int(max_steps))
     obs_shape = env.observation_space(params).shape
     obs_size = int(np.prod(obs_shape)) if len(obs_shape) else 1
-    if perm_seed is not None:
-        try:
-            perm = jnp.asarray(np.random.default_rng(int(perm_seed)).permutation(obs_size))
-        except ValueError:
-            raise UnknownEnvError(f"{name}: perm={perm_seed!r} must be an integer seed") from None
-    else:
-        perm = jnp.arange(obs_size)
+    perm = obs_permutation(name, perm_seed, obs_size)
 
     def flat(obs):
         return jnp.asarray(obs, jnp.float32).reshape(-1)[perm]
@@ -157,15 +172,68 @@ def make_env(name: str, max_steps: int | None = None) -> EnvAdapter:
         obs, state, reward, terminated, truncated, _ = env.step(key, state, action, params)
         return flat(obs), state, jnp.asarray(reward, jnp.float32), jnp.asarray(terminated, bool), jnp.asarray(truncated, bool)
 
+    bounds: dict[str, Any] = {"n_actions": int(env.num_actions)}
+    if base in GYMNAX_CONTINUOUS:
+        space = env.action_space(params)
+        dims = int(np.prod(space.shape)) if len(space.shape) else 1
+        low, high = (np.broadcast_to(np.asarray(b, np.float32), (dims,)) for b in (space.low, space.high))
+        bounds = {"n_actions": dims, "continuous": True,
+                  "action_low": tuple(map(float, low)), "action_high": tuple(map(float, high))}  # fmt: skip
     return EnvAdapter(
         name=name,
         obs_size=obs_size,
-        n_actions=int(env.num_actions),
         max_steps=int(params.max_steps_in_episode),
         reset=reset,
         step=step,
         return_range=RETURN_RANGES.get(base),
+        **bounds,
     )
+
+
+def obs_permutation(name: str, perm_seed: str | None, obs_size: int) -> jax.Array:
+    """The fixed observation order of a ``perm=SEED`` variant (identity without one)."""
+    if perm_seed is None:
+        return jnp.arange(obs_size)
+    try:
+        return jnp.asarray(np.random.default_rng(int(perm_seed)).permutation(obs_size))
+    except ValueError:
+        raise UnknownEnvError(f"{name}: perm={perm_seed!r} must be an integer seed") from None
+
+
+def random_actions(env: EnvAdapter, key: jax.Array) -> jax.Array:
+    """One uniformly random action: an integer below ``n_actions``, or a vector within the bounds."""
+    if env.continuous:
+        return jax.random.uniform(key, (env.n_actions,), minval=jnp.asarray(env.action_low),
+                                  maxval=jnp.asarray(env.action_high))  # fmt: skip
+    return jax.random.randint(key, (), 0, env.n_actions)
+
+
+@lru_cache(maxsize=None)
+def random_play(env: EnvAdapter, episodes: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Episodes of a uniformly random policy: (returns (episodes,), observation mean, observation std).
+
+    One rollout serves both estimates a run may need for an environment without known
+    figures: the return range of the normalised fitness and ``lifetime.obs_norm=fixed``.
+    The statistics cover every observation the random agents saw, over the whole loop.
+    """
+    from envs.lifetime import run_lifetimes
+
+    def random_policy(state, obs, reward, terminated):
+        key, n, total, sq = state
+        key, sub = jax.vmap(jax.random.split, out_axes=1)(key)
+        return jax.vmap(lambda k: random_actions(env, k))(sub), (key, n + 1, total + obs, sq + obs * obs)
+
+    with jax.ensure_compile_time_eval():  # concrete numbers even when first asked inside a jit trace
+        keys = jax.random.split(jax.random.key(seed), episodes)
+        policy_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
+        zeros = jnp.zeros((episodes, env.obs_size))
+        state = (policy_keys, jnp.zeros((episodes, 1)), zeros, zeros)
+        res = jax.jit(lambda s, k: run_lifetimes(env, random_policy, s, k, 1))(state, keys)
+        _, n, total, sq = res.final_agent_state
+        count = jnp.sum(n)
+        mean = jnp.sum(total, 0) / count
+        var = jnp.maximum(jnp.sum(sq, 0) / count - mean * mean, 0.0)
+        return np.asarray(res.returns[:, 0]), np.asarray(mean), np.asarray(jnp.sqrt(var))
 
 
 @lru_cache(maxsize=None)
@@ -176,14 +244,6 @@ def estimate_return_range(env: EnvAdapter, episodes: int = 64, seed: int = 0) ->
     agent scores about 0 and one as good as the luckiest random episode about 1. If every
     random episode has the same return, the range is one unit wide.
     """
-    from envs.lifetime import run_lifetimes
-
-    def random_policy(key, obs, reward, terminated):
-        key, sub = jax.vmap(jax.random.split, out_axes=1)(key)
-        return jax.vmap(lambda k: jax.random.randint(k, (), 0, env.n_actions))(sub), key
-
-    keys = jax.random.split(jax.random.key(seed), episodes)
-    policy_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
-    res = jax.jit(lambda pk, k: run_lifetimes(env, random_policy, pk, k, 1).returns)(policy_keys, keys)
+    res = jnp.asarray(random_play(env, episodes, seed)[0])
     low, high = float(jnp.mean(res)), float(jnp.max(res))
     return (low, high) if high - low > 1e-6 else (low, low + 1.0)

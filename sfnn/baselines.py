@@ -5,8 +5,12 @@
   and change after every step by Δw_ij = η_ij (A_ij o_i o_j + B_ij o_i + C_ij o_j + D_ij);
   evolution sets the five coefficients of every synapse (no reward input, no biases).
 * ``rnn``: memory-based meta-learning (RL²-style). A GRU sees the observation, the last
-  reward, whether the last step terminated the episode and the previous action; its hidden
-  state is kept across the episodes of a lifetime, so it can learn from its own history.
+  reward, whether the last step terminated the episode and the previous action (one-hot, or
+  for continuous actions the action values in [-1, 1]); its hidden state is kept across the
+  episodes of a lifetime, so it can learn from its own history.
+
+For continuous actions ``step`` returns values in [-1, 1]: the mlp's and rnn's linear outputs
+pass through tanh, the hebbian network's last layer is tanh already.
 
 Unlike an SFNN genome, these genomes are shaped by the input and output sizes. A run fixes
 ``n_in`` and ``n_out`` as the largest observation and action counts of its environments;
@@ -51,7 +55,7 @@ class BaselineSpec:
 
     @property
     def rnn_inputs(self) -> int:
-        """obs, last reward, last-terminated flag, previous action (one-hot)."""
+        """obs, last reward, last-terminated flag, previous action (one-hot or values)."""
         return self.n_in + 2 + self.n_out
 
 
@@ -115,17 +119,19 @@ def step(
     terminated: jax.Array,
     valid_actions: int,
     learn: bool = True,
+    continuous: bool = False,
 ) -> tuple[jax.Array, Any]:
     """One environment step of one agent: (output values (n_out,), new state).
 
-    ``obs`` is already padded to ``n_in``; ``valid_actions`` is the environment's action count,
-    used by the RNN to remember which action it took (the argmax over the valid outputs).
+    ``obs`` is already padded to ``n_in``; ``valid_actions`` is the environment's action count
+    (continuous: action dimensions), used by the RNN to remember which action it took (the
+    argmax over the valid outputs, or their values). ``continuous`` bounds outputs to [-1, 1].
     """
     if spec.kind == "mlp":
         x = obs
         for i, layer in enumerate(params["layers"]):
             x = x @ layer["w"] + layer["b"]
-            x = jnp.tanh(x) if i < len(params["layers"]) - 1 else x
+            x = jnp.tanh(x) if i < len(params["layers"]) - 1 or continuous else x
         return x, state
     if spec.kind == "hebbian":
         acts, x = [obs], obs
@@ -140,5 +146,9 @@ def step(
     x = jnp.concatenate([obs, reward[None], terminated.astype(jnp.float32)[None], state["prev_action"]])
     h = _gru(params["gru"], x, h)
     out = h @ params["out"]["w"] + params["out"]["b"]
-    masked = jnp.where(jnp.arange(spec.n_out) < valid_actions, out, -jnp.inf)
+    valid = jnp.arange(spec.n_out) < valid_actions
+    if continuous:
+        out = jnp.tanh(out)
+        return out, {"h": h, "prev_action": jnp.where(valid, out, 0.0)}
+    masked = jnp.where(valid, out, -jnp.inf)
     return out, {"h": h, "prev_action": jax.nn.one_hot(jnp.argmax(masked), spec.n_out)}

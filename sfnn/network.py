@@ -14,7 +14,9 @@ One pass visits the groups in order input → hidden → output (the observation
 output within a single pass); hidden neurons also hear the hidden and output activations of
 the previous pass. Input neurons see their observation dimension broadcast over all M
 channels; output neurons additionally receive the previous action (one-hot). The action is
-the argmax of the output neurons' channel 0.
+the argmax of the output neurons' channel 0. For continuous actions (``spec.continuous``)
+channel 0 of each output neuron is one action dimension in [-1, 1] (the type's tanh), and
+the previous action fed back is those values themselves instead of a one-hot.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class SFNNSpec:
     plasticity: str = "synapse"
     plastic_lr: float = 0.01
     init_scale: float = 0.1
+    continuous: bool = False  # outputs are action values in [-1, 1], not scores for an argmax
 
     def __post_init__(self) -> None:
         if self.plasticity not in PLACEMENTS:
@@ -54,7 +57,7 @@ class PlasticState(NamedTuple):
     masks: dict[str, jax.Array]  # wiring blocks, 0/1, see topology.BLOCKS
     plastic: dict[str, jax.Array]  # synapse: block -> (pre, post, M); neuron: group -> (n, M)
     y: dict[str, jax.Array]  # group -> activations (n, M)
-    prev_action: jax.Array  # (n_out,) one-hot of the last action taken
+    prev_action: jax.Array  # (n_out,) one-hot of the last action taken (continuous: its values)
 
 
 def init_state(key: jax.Array, spec: SFNNSpec) -> PlasticState:
@@ -136,9 +139,9 @@ def step(
 ) -> tuple[jax.Array, PlasticState]:
     """One environment step: ``spec.passes`` propagation passes, each followed by plasticity.
 
-    Returns the output neurons' channel-0 values (argmax is the discrete action) and the
-    new plastic state. ``learn=False`` freezes the plastic vectors (the ablation that shows
-    how much of the behaviour is learned within the lifetime).
+    Returns the output neurons' channel-0 values (argmax is the discrete action; continuous:
+    the action in [-1, 1]) and the new plastic state. ``learn=False`` freezes the plastic
+    vectors (the ablation that shows how much of the behaviour is learned within the lifetime).
     """
     obs = jnp.asarray(obs, jnp.float32).reshape(-1)
     reward = jnp.asarray(reward, jnp.float32)
@@ -147,5 +150,5 @@ def step(
     for _ in range(spec.passes):
         plastic, y = one_pass(genome, spec, state.masks, plastic, y, obs, reward, state.prev_action, learn)
     out = y["o"][:, 0]
-    prev_action = jax.nn.one_hot(jnp.argmax(out), spec.topo.n_out)
+    prev_action = out if spec.continuous else jax.nn.one_hot(jnp.argmax(out), spec.topo.n_out)
     return out, PlasticState(state.masks, plastic, y, prev_action)
