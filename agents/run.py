@@ -311,12 +311,19 @@ def repeat_genome(genome: Genome, n: int) -> Genome:
 
 
 def evaluate_lifetimes(
-    cfg: TrainConfig, genomes: Genome, envs: list[str] | None = None, seed_offset: int = 10_000, learn: bool = True
+    cfg: TrainConfig,
+    genomes: Genome,
+    envs: list[str] | None = None,
+    seed_offset: int = 10_000,
+    learn: bool = True,
+    lifetime_ids: jax.Array | None = None,
 ) -> dict[str, np.ndarray]:
     """Per-episode returns per env, (L, episodes), of L lifetimes with fresh wirings and seeds.
 
     ``genomes`` has a leading axis L: lifetime l is lived by genome l (use ``repeat_genome``
-    for L lifetimes of one genome). Seeds depend only on (config seed, seed_offset, l).
+    for L lifetimes of one genome). Lifetime l's wiring and environment seeds depend only on
+    (config seed, seed_offset, ``lifetime_ids[l]``), default l: several genomes go through
+    the very same lifetimes in one compiled call when the ids are repeated.
     """
     eval_cfg = dataclasses.replace(
         cfg,
@@ -326,18 +333,28 @@ def evaluate_lifetimes(
     )
     tasks = env_tasks(eval_cfg)
     n = jax.tree.leaves(genomes)[0].shape[0]
+    ids = jnp.arange(n) if lifetime_ids is None else jnp.asarray(lifetime_ids)
     key = jax.random.fold_in(jax.random.key(cfg.seed), seed_offset)
-    fn = jax.jit(lambda g: population_fitness(eval_cfg, tasks, g, jnp.arange(n), key, key, learn=learn)[1])
-    return {k: np.asarray(v[:, 0, :]) for k, v in fn(genomes).items()}
+    fn = jax.jit(lambda g, m: population_fitness(eval_cfg, tasks, g, m, key, key, learn=learn)[1])
+    return {k: np.asarray(v[:, 0, :]) for k, v in fn(genomes, ids).items()}
 
 
-def final_evaluation(cfg: TrainConfig, genome: Genome, lifetimes: int, learn: bool = True):
-    """(returns per env (lifetimes, episodes), fitness per lifetime) of one genome."""
-    rets = evaluate_lifetimes(cfg, repeat_genome(genome, lifetimes), learn=learn)
-    fits = [
-        lifetime_fitness(jnp.asarray(rets[t.env.name]), cfg.fitness.kind, t.return_range) for t in env_tasks(cfg)
-    ]
-    return rets, np.asarray(combine_envs(jnp.stack(fits, -1), cfg.fitness.combine))
+def final_evaluation(
+    cfg: TrainConfig, genomes: dict[str, Genome], lifetimes: int, learn: bool = True
+) -> dict[str, tuple[dict[str, np.ndarray], np.ndarray]]:
+    """Each named genome -> (returns per env (lifetimes, episodes), fitness per lifetime).
+
+    All genomes live the same ``lifetimes`` lifetimes, in one compiled call.
+    """
+    names = list(genomes)
+    stacked = jax.tree.map(lambda *xs: jnp.concatenate(xs), *(repeat_genome(genomes[k], lifetimes) for k in names))
+    rets = evaluate_lifetimes(cfg, stacked, learn=learn, lifetime_ids=jnp.tile(jnp.arange(lifetimes), len(names)))
+    out = {}
+    for i, name in enumerate(names):
+        mine = {env: r[i * lifetimes : (i + 1) * lifetimes] for env, r in rets.items()}
+        fits = [lifetime_fitness(jnp.asarray(mine[t.env.name]), cfg.fitness.kind, t.return_range) for t in env_tasks(cfg)]
+        out[name] = (mine, np.asarray(combine_envs(jnp.stack(fits, -1), cfg.fitness.combine)))
+    return out
 
 
 def finish(
@@ -352,12 +369,11 @@ def finish(
         return finish_blur(cfg, trainer, state, metrics, run_dir, logger)
     n = cfg.log.final_lifetimes
     candidates = {"es_best": trainer.best_genome(state), "es_mean": trainer.mean_genome(state)}
-    scores, curves = {}, {}
-    for name, g in candidates.items():
-        rets, fit = final_evaluation(cfg, g, n)
-        scores[name], curves[name] = float(np.mean(fit)), rets
+    evaluated = final_evaluation(cfg, candidates, n)
+    scores = {name: float(np.mean(fit)) for name, (_, fit) in evaluated.items()}
+    curves = {name: rets for name, (rets, _) in evaluated.items()}
     chosen = max(scores, key=scores.get)
-    frozen, _ = final_evaluation(cfg, candidates[chosen], n, learn=False)
+    frozen, _ = final_evaluation(cfg, {chosen: candidates[chosen]}, n, learn=False)[chosen]
     save_genomes(run_dir / "genomes.npz", {"best": candidates[chosen], **candidates})
     title = f"{'+'.join(cfg.envs)} · {model_label(cfg)}"
     plots = {"training_curve": str(training_curve(metrics, run_dir / "training_curve.png", title))}
