@@ -203,7 +203,7 @@ def _get(cfg: TrainConfig, dotted: str) -> Any:
 
 def validate(cfg: TrainConfig) -> None:
     """Checks beyond types: choices, ranges, names that must be registered."""
-    from envs.registry import UnknownEnvError, check_env_name
+    from envs.registry import UnknownEnvError, check_env_name, make_env
 
     for key, choices in CHOICES.items():
         if _get(cfg, key) not in choices:
@@ -243,6 +243,8 @@ def validate(cfg: TrainConfig) -> None:
             )
         try:
             check_env_name(name)
+            if not name.startswith("brax/"):  # cheap for gymnax: also checks variant parameters and perm seeds
+                make_env(name)
         except UnknownEnvError as e:
             raise ConfigError(str(e)) from None
     for name, rng in cfg.fitness.ranges.items():

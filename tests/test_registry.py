@@ -23,6 +23,14 @@ def test_unknown_name_suggests_the_closest():
         make_env("CartPole-v1:wings=2")
 
 
+@pytest.mark.parametrize("name", ["CartPole-v1:wings=2", "CartPole-v1:perm=x", "CartPole-v1:gravity=heavy"])
+def test_bad_variants_are_config_errors_before_any_run_starts(name):
+    from agents.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match=name.split(":")[1].split("=")[0]):
+        load_config("configs/cartpole.yaml", [f"envs=[{name}]"])
+
+
 def _trajectory(env, steps=20):
     obs, state = env.reset(jax.random.key(0))
     out = [obs]
