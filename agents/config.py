@@ -340,9 +340,9 @@ def to_dict(cfg: TrainConfig) -> dict[str, Any]:
 
 def save_config(cfg: TrainConfig, path: Path) -> None:
     """Write via a temporary file and rename, so a crash never leaves a torn config.yaml."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
-    tmp.replace(path)
+    from agents.files import write_text_atomic
+
+    write_text_atomic(path, yaml.safe_dump(to_dict(cfg), sort_keys=False))
 
 
 def as_omegaconf(cfg: TrainConfig) -> DictConfig:

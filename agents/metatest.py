@@ -12,7 +12,6 @@ meta-training tasks; K lifetimes differ in initial weights and batch order.
 from __future__ import annotations
 
 import dataclasses
-import json
 import zlib
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import jax
 import numpy as np
 
 from agents.config import ConfigError, TrainConfig, check_dataset_name, model_label
+from agents.files import write_json_atomic
 from agents.plots import lifetime_curves, safe_name
 from agents.policy import genome_template
 from agents.run import evaluate_lifetimes, load_genome, load_run_config, repeat_genome
@@ -91,7 +91,7 @@ def meta_test(
         }
     doc = {"run": str(run_dir), "model": model_label(cfg), "lifetimes": lifetimes,
            "compare": [str(c) for c in compare], "results": results}  # fmt: skip
-    out.write_text(json.dumps(doc, indent=1))
+    write_json_atomic(out, doc, indent=1)
     log_meta_test(cfg, run_dir, doc, plots)
     return doc
 
@@ -190,5 +190,5 @@ def meta_test_blur(
             "used_in_meta_training": src.name in cfg.envs,
         }
     doc = {"run": str(run_dir), "lifetimes": lifetimes, "steps": steps, "learning_rates": tuned, "results": results}
-    out.write_text(json.dumps(doc, indent=1))
+    write_json_atomic(out, doc, indent=1)
     return doc

@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from agents import checkpoint as ckpt
 from agents.config import ConfigError, TrainConfig, load_config, model_label, save_config, to_dict
 from agents.evaluate import env_tasks, population_fitness
+from agents.files import savez_atomic, write_json_atomic, write_text_atomic
 from agents.fitness import combine_envs, lifetime_fitness
 from agents.plots import lifetime_curves, safe_name, training_curve
 from agents.trainer import Trainer, metrics_to_host, template_genome
@@ -71,7 +72,7 @@ def check_resumable(run_dir: Path) -> None:
 
 def save_genomes(path: Path, genomes: dict[str, Genome]) -> None:
     """Flat float32 vectors, loadable without pickle; the config rebuilds their structure."""
-    np.savez(path, **{k: np.asarray(ravel_pytree(g)[0], np.float32) for k, g in genomes.items()})
+    savez_atomic(path, {k: np.asarray(ravel_pytree(g)[0], np.float32) for k, g in genomes.items()})
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
@@ -169,9 +170,7 @@ class _Wandb:
 
 
 def _write_metrics(path: Path, metrics: list[dict[str, Any]]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(m) + "\n" for m in metrics))
-    tmp.replace(path)
+    write_text_atomic(path, "".join(json.dumps(m) + "\n" for m in metrics))
 
 
 def _same_config(cfg: TrainConfig, run_dir: Path):
@@ -418,7 +417,7 @@ def _write_summary(
         **_generation_times(metrics),
         **fields,
     }
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    write_json_atomic(run_dir / "summary.json", summary)
     return summary
 
 

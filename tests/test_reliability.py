@@ -415,3 +415,26 @@ def test_hostile_dataset_files_are_refused(tmp_path, kind):
         D.load_dataset(f"npz:{path}")
     assert "\n" not in str(info.value)
     assert not marker.exists()
+
+
+def test_atomic_writes_leave_the_old_file_or_the_new_one(tmp_path, monkeypatch):
+    """summary.json, genomes.npz, metrics.jsonl, config.yaml and meta_test.json go through these."""
+    from agents import files
+
+    path = tmp_path / "summary.json"
+    files.write_json_atomic(path, {"a": 1})
+    with pytest.raises(TypeError):
+        files.write_json_atomic(path, {"a": object()})  # fails before anything is written
+    assert json.loads(path.read_text()) == {"a": 1}
+
+    def torn_write(self, data):  # a disk that fills up half-way through the write
+        with open(self, "wb") as f:
+            f.write(data[: len(data) // 2])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", torn_write)
+    with pytest.raises(OSError):
+        files.savez_atomic(path, {"x": np.zeros(3)})
+    monkeypatch.undo()
+    assert json.loads(path.read_text()) == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]  # no temporary file left behind
