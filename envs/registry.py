@@ -191,13 +191,22 @@ def make_env(name: str, max_steps: int | None = None) -> EnvAdapter:
 
 
 def obs_permutation(name: str, perm_seed: str | None, obs_size: int) -> jax.Array:
-    """The fixed observation order of a ``perm=SEED`` variant (identity without one)."""
+    """The fixed observation order of a ``perm=SEED`` variant (identity without one).
+
+    Never the identity when there are two or more observations: a seed's first draw can be
+    the identity (``default_rng(1)`` on 4 items is), which would make the variant a silent
+    copy of the original environment, so draws repeat until the order changes.
+    """
     if perm_seed is None:
         return jnp.arange(obs_size)
     try:
-        return jnp.asarray(np.random.default_rng(int(perm_seed)).permutation(obs_size))
+        rng = np.random.default_rng(int(perm_seed))
     except ValueError:
         raise UnknownEnvError(f"{name}: perm={perm_seed!r} must be an integer seed") from None
+    order = rng.permutation(obs_size)
+    while obs_size > 1 and np.array_equal(order, np.arange(obs_size)):
+        order = rng.permutation(obs_size)
+    return jnp.asarray(order)
 
 
 def random_actions(env: EnvAdapter, key: jax.Array) -> jax.Array:

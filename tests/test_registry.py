@@ -51,8 +51,13 @@ def test_parameter_variants_change_the_dynamics():
     assert env_params.name == "CartPole-v1:masspole=0.5"
 
 
-def test_observation_permutation():
+@pytest.mark.parametrize("seed", range(6))
+def test_observation_permutation_reorders_and_is_never_the_identity(seed):
+    from envs.registry import obs_permutation
+
     base = _trajectory(make_env("CartPole-v1"))
-    perm = _trajectory(make_env("CartPole-v1:perm=1"))
-    order = np.random.default_rng(1).permutation(4)
+    perm = _trajectory(make_env(f"CartPole-v1:perm={seed}"))
+    order = np.asarray(obs_permutation("CartPole-v1", str(seed), 4))
+    assert sorted(order) == [0, 1, 2, 3] and not np.array_equal(order, np.arange(4))
     np.testing.assert_allclose(perm, base[:, order])
+    assert not np.allclose(perm, base)
