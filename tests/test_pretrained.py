@@ -1,0 +1,36 @@
+"""The genome shipped in pretrained/ loads and meta-tests right after install."""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+
+PRETRAINED = sorted(p for p in (ROOT / "pretrained").iterdir() if p.is_dir())
+
+
+def test_pretrained_runs_are_small_and_complete():
+    assert PRETRAINED, "pretrained/ holds no run"
+    for run in PRETRAINED:
+        names = {p.name for p in run.iterdir()}
+        assert {"config.yaml", "genomes.npz", "summary.json", "meta_test.json"} <= names, run
+        assert sum(p.stat().st_size for p in run.iterdir()) < 200_000, "pretrained runs must stay a few KB"
+        with np.load(run / "genomes.npz", allow_pickle=False) as z:  # plain arrays, no pickle
+            assert all(np.isfinite(z[k]).all() for k in z.files)
+
+
+@pytest.mark.parametrize("run", PRETRAINED, ids=[p.name for p in PRETRAINED])
+def test_pretrained_genome_meta_tests_on_seen_and_unseen_envs(run, tmp_path, cli):
+    dest = tmp_path / "mt.json"
+    r = cli("meta-test", str(run), "--env", "CartPole-v1", "--env", "CartPole-v1:perm=2", "--lifetimes", "2",
+            "--out", str(dest))
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(dest.read_text())
+    summary = json.loads((run / "summary.json").read_text())
+    for env in ["CartPole-v1", "CartPole-v1:perm=2"]:
+        agents = doc["results"][env]["agents"]
+        assert set(agents) == {"evolved", "frozen", "random"}
+        curves = np.asarray(agents["evolved"])
+        assert curves.shape[0] == 2 and np.isfinite(curves).all() and (curves >= 8).all()
+    assert summary["genome_params"] == 576  # the genome does not depend on any environment's sizes
