@@ -37,8 +37,15 @@ def _quiet() -> None:
 
 
 def manager(directory: Path, keep: int) -> ocp.CheckpointManager:
+    """A manager used by this process alone: in a multi-process run only process 0 checkpoints,
+    so orbax must not wait for the other processes at its barriers."""
     _quiet()
-    opts = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, enable_async_checkpointing=False)
+    extra: dict[str, Any] = {}
+    if jax.process_count() > 1:  # orbax cannot create the directory for a subset of processes
+        me = jax.process_index()
+        extra["multiprocessing_options"] = ocp.options.MultiprocessingOptions(primary_host=me, active_processes={me})
+        directory.mkdir(parents=True, exist_ok=True)
+    opts = ocp.CheckpointManagerOptions(max_to_keep=keep, create=not extra, enable_async_checkpointing=False, **extra)
     return ocp.CheckpointManager(directory.resolve(), options=opts, item_names=("state", "meta"))
 
 

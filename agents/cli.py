@@ -60,30 +60,57 @@ def _split_config_arg(config: str | None, overrides: list[str]) -> tuple[str | N
     return config, overrides
 
 
+def _join(cfg) -> bool:
+    """Join a multi-process run before anything starts JAX's backend; True on process 0 (or alone)."""
+    from agents.config import validate_parallel
+    from agents.processes import join_processes
+
+    validate_parallel(cfg)
+    par = cfg.parallel
+    if par.processes > 1:
+        print(f"process {par.process_id} of {par.processes}: joining the run at {par.coordinator} "
+              "(waits up to 5 minutes for all processes)", flush=True)
+    join_processes(cfg)
+    return par.process_id == 0
+
+
 def cmd_train(args) -> int:
-    from agents.config import load_config
-    from agents.run import check_resumable, default_run_dir, load_run_config, prepare_new_run, train
+    from agents.config import ConfigError, load_config
 
     config, overrides = _split_config_arg(args.config, args.overrides)
+    # the config loads twice: its types and parallel.* first, to join jax.distributed before anything
+    # starts JAX's backend (agents.run imports evosax, which does); then in full
     if args.resume is not None:
         if args.out is not None and args.out.resolve() != args.resume.resolve():
             return _fail("--out and --resume name different directories: give only --resume DIR")
-        bad = [o for o in overrides if not o.split("=", 1)[0].startswith(("strategy.generations", "log."))]
+        keep = ("strategy.generations", "log.", "parallel.")
+        bad = [o for o in overrides if not o.split("=", 1)[0].startswith(keep)]
         if bad or config is not None and not Path(config).resolve().is_relative_to(args.resume.resolve()):
-            return _fail("a resumed run keeps its saved config; only strategy.generations=N and log.* may be overridden")
+            return _fail("a resumed run keeps its saved config; only strategy.generations=N, log.* and parallel.* "
+                         "may be overridden")
+        try:
+            saved = load_config(args.resume / "config.yaml", overrides, check=False)
+        except ConfigError:
+            saved = None  # missing or damaged: load_run_config below says so, naming the file
+        primary = _join(saved) if saved is not None else True
+    else:
+        if config is None and not overrides:
+            return _fail("give a config file, e.g. sfnn train configs/cartpole.yaml")
+        primary = _join(load_config(config, overrides, check=False))
+    from agents.run import Interrupted, check_resumable, default_run_dir, load_run_config, prepare_new_run, train
+
+    if args.resume is not None:
         cfg = load_run_config(args.resume, overrides)
         check_resumable(args.resume)
         run_dir = args.resume
-        if overrides:
+        if overrides and primary:
             from agents.config import save_config
 
             save_config(cfg, run_dir / "config.yaml")
     else:
-        if config is None and not overrides:
-            return _fail("give a config file, e.g. sfnn train configs/cartpole.yaml")
         cfg = load_config(config, overrides)
         run_dir = args.out or default_run_dir(cfg)
-        from agents.trainer import local_devices
+        from agents.trainer import population_devices
 
         if cfg.model.kind == "blur":
             from agents.blur_task import load_sources
@@ -95,15 +122,29 @@ def cmd_train(args) -> int:
             from agents.policy import resolve_sizes
 
             for task in env_tasks(cfg):  # fail on impossible combinations before creating anything
-                if task.range_source == "estimated":
+                if task.range_source == "estimated" and primary:
                     lo, hi = task.return_range
                     print(f"{task.env.name}: return range for fitness estimated as [{lo:.1f}, {hi:.1f}] "
                           "(random-policy mean, best random episode); set fitness.ranges to fix it")
             resolve_sizes(cfg)  # a baseline's genome shape is saved with the run
-        local_devices(cfg.parallel.devices)
-        prepare_new_run(cfg, run_dir)
+        population_devices(cfg)  # enough devices, and a population they divide
+        if primary:
+            prepare_new_run(cfg, run_dir)
+    if not primary:  # computes its share of every generation; process 0 writes the run directory
+        par = cfg.parallel
+        print(f"process {par.process_id} of {par.processes}: evaluating its share of the population; "
+              "process 0 writes the run directory", flush=True)
+        try:
+            train(cfg, run_dir, resume=args.resume is not None)
+        except Interrupted as e:  # process 0 was interrupted and saved the checkpoint
+            who = f"process {par.process_id} of {par.processes}"
+            print(f"{who}: stopped with process 0 after generation {e.generation}", file=sys.stderr)
+            return 130
+        print(f"process {par.process_id} of {par.processes}: done")
+        return 0
     print(f"run directory: {run_dir}")
     summary = train(cfg, run_dir, resume=args.resume is not None)
+    assert summary is not None
     print(f"done in {summary['wall_s']:.0f} s; best generation fitness {summary['best_fitness']:.3f}")
     for env, s in summary.get("per_env", {}).items():
         print(f"{env}: final genome mean return per episode over "
@@ -222,23 +263,27 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as e:
         return int(e.code or 0)
-    from agents.checkpoint import CheckpointError
-    from agents.config import ConfigError
-    from agents.run import Interrupted, RunError
-
     handlers = {"train": cmd_train, "meta-test": cmd_meta_test, "bench": cmd_bench, "compare": cmd_compare, "envs": cmd_envs,
                 "render": cmd_render}
     try:
         return handlers[args.command](args)
-    except (ConfigError, RunError, CheckpointError) as e:
-        return _fail(str(e))
-    except OSError as e:  # full disk, unwritable or vanished paths: checkpoints already written stay valid
-        return _fail(f"{e.strerror or e}" + (f": {e.filename}" if e.filename else ""))
-    except MemoryError:
-        return _fail("out of memory: reduce strategy.population, lifetime.lifetimes or the model size")
-    except Interrupted as e:
-        print(str(e), file=sys.stderr)
-        return 130
+    except Exception as e:
+        # imported only now: agents.run starts JAX's backend, which `sfnn train` may start only
+        # after joining the other processes of a multi-process run
+        from agents.checkpoint import CheckpointError
+        from agents.config import ConfigError
+        from agents.run import Interrupted, RunError
+
+        if isinstance(e, (ConfigError, RunError, CheckpointError)):
+            return _fail(str(e))
+        if isinstance(e, OSError):  # full disk, unwritable or vanished paths: checkpoints already written stay valid
+            return _fail(f"{e.strerror or e}" + (f": {e.filename}" if e.filename else ""))
+        if isinstance(e, MemoryError):
+            return _fail("out of memory: reduce strategy.population, lifetime.lifetimes or the model size")
+        if isinstance(e, Interrupted):
+            print(str(e), file=sys.stderr)
+            return 130
+        raise
     except KeyboardInterrupt:
         print("aborted", file=sys.stderr)
         return 130

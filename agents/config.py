@@ -73,7 +73,12 @@ class LogConfig:
 
 @dataclass
 class ParallelConfig:
-    devices: int = 1  # local devices to shard the population over; 0 = all
+    """Where the population is evaluated: devices of this process, and of other processes (jax.distributed)."""
+
+    devices: int = 1  # local devices per process to shard the population over; 0 = all
+    processes: int = 1  # processes of one run (each runs the same command); >1 joins them with jax.distributed
+    process_id: int = 0  # this process's index, 0..processes-1; only process 0 writes the run directory
+    coordinator: Optional[str] = None  # host:port of process 0 that every process can reach (processes > 1)
 
 
 @dataclass
@@ -142,7 +147,7 @@ MAXIMUM = {
     "seed": 2**32 - 1, "strategy.population": 2**20, "strategy.generations": 2**31 - 1, "model.neurons": 4096,
     "model.channels": 1024, "model.passes": 1000, "lifetime.episodes": 10**5, "lifetime.lifetimes": 10**4,
     "lifetime.max_steps": 10**7, "log.final_lifetimes": 10**5, "blur.states": 64, "blur.inner_steps": 10**7,
-    "blur.batch_size": 10**6, "blur.tasks_per_member": 10**5,
+    "blur.batch_size": 10**6, "blur.tasks_per_member": 10**5, "parallel.processes": 2**16,
 }  # fmt: skip
 
 
@@ -151,8 +156,12 @@ def _one_line(err: Exception) -> str:
     return msg[0] if msg else type(err).__name__
 
 
-def load_config(path: str | Path | None, overrides: list[str] = ()) -> TrainConfig:
-    """Read a YAML config (safe loader), apply ``key=value`` overrides, type-check, validate."""
+def load_config(path: str | Path | None, overrides: list[str] = (), check: bool = True) -> TrainConfig:
+    """Read a YAML config (safe loader), apply ``key=value`` overrides, type-check, validate.
+
+    ``check=False`` stops after the type check: ``validate`` builds environments and so starts
+    JAX's backend, which a multi-process run must not do before ``jax.distributed`` is set up.
+    """
     base = OmegaConf.structured(TrainConfig)
     parts: list[Any] = [base]
     if path is not None:
@@ -180,7 +189,8 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> TrainConf
         raise ConfigError(f"bad config: {_describe(e)}") from None
     except Exception as e:  # OmegaConf lets YAML, Type and Recursion errors through on odd input
         raise ConfigError(f"bad config: {_one_line(e)} (in overrides {' '.join(overrides)!r})"[:300]) from None
-    validate(cfg)
+    if check:
+        validate(cfg)
     return cfg
 
 
@@ -224,8 +234,7 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"strategy.sigma_init={cfg.strategy.sigma_init} must be positive")
     if cfg.lifetime.max_steps is not None and cfg.lifetime.max_steps < 1:
         raise ConfigError(f"lifetime.max_steps={cfg.lifetime.max_steps} must be at least 1 (or null)")
-    if cfg.parallel.devices < 0:
-        raise ConfigError("parallel.devices must be 0 (all local devices) or a positive count")
+    validate_parallel(cfg)
     if not cfg.envs:
         raise ConfigError("envs is empty: name at least one environment, e.g. envs=[CartPole-v1]")
     if cfg.model.kind == "blur":
@@ -251,6 +260,28 @@ def validate(cfg: TrainConfig) -> None:
         if len(rng) != 2 or not rng[1] > rng[0]:
             raise ConfigError(f"fitness.ranges.{name} must be [low, high] with high > low")
     _check_strategy_name(cfg.strategy.name)
+
+
+def validate_parallel(cfg: TrainConfig) -> None:
+    """The ``parallel.*`` checks alone; they import nothing, so they can run before ``jax.distributed``."""
+    par = cfg.parallel
+    if par.devices < 0:
+        raise ConfigError("parallel.devices must be 0 (all local devices) or a positive count")
+    if not 1 <= par.processes <= MAXIMUM["parallel.processes"]:
+        most = MAXIMUM["parallel.processes"]
+        raise ConfigError(f"parallel.processes={par.processes} must be in 1..{most} (1: a single process)")
+    if not 0 <= par.process_id < par.processes:
+        raise ConfigError(f"parallel.process_id={par.process_id} must be in 0..{par.processes - 1} "
+                          f"for parallel.processes={par.processes}")
+    if par.processes == 1:
+        return
+    host, _, port = (par.coordinator or "").rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"parallel.processes={par.processes} needs parallel.coordinator=HOST:PORT, the address of "
+                          f"process 0 that every process can reach (e.g. localhost:12355), not {par.coordinator!r}")
+    if cfg.model.kind == "blur":
+        raise ConfigError("parallel.processes > 1 is supported for environment learners only; "
+                          "run model.kind=blur in one process (parallel.processes=1)")
 
 
 def _is_dataset_name(name: str) -> bool:

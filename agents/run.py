@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import signal
 import sys
 import time
@@ -27,6 +28,7 @@ from agents.evaluate import env_tasks, population_fitness
 from agents.files import savez_atomic, write_json_atomic, write_text_atomic
 from agents.fitness import combine_envs, lifetime_fitness
 from agents.plots import lifetime_curves, safe_name, training_curve
+from agents.processes import from_process_0, to_local
 from agents.trainer import Trainer, metrics_to_host, template_genome
 from sfnn import Genome
 
@@ -37,6 +39,7 @@ class RunError(RuntimeError):
 
 class Interrupted(Exception):
     def __init__(self, run_dir: Path, generation: int):
+        self.generation = generation
         super().__init__(
             f"interrupted after generation {generation}; checkpoint saved. Continue with: sfnn train --resume {run_dir}"
         )
@@ -54,12 +57,13 @@ def prepare_new_run(cfg: TrainConfig, out: Path) -> Path:
     return out
 
 
-def load_run_config(run_dir: Path, overrides: list[str] = ()) -> TrainConfig:
+def load_run_config(run_dir: Path, overrides: list[str] = (), check: bool = True) -> TrainConfig:
+    """A run's config.yaml with ``overrides``; ``check=False``: types only (see ``load_config``)."""
     path = run_dir / "config.yaml"
     if not path.is_file():
         raise RunError(f"{run_dir} is not a run directory (no config.yaml): pass the --out directory of an earlier sfnn train")
     try:
-        return load_config(path, list(overrides))
+        return load_config(path, list(overrides), check=check)
     except ConfigError as e:  # a damaged config.yaml: say which file
         raise ConfigError(str(e) if str(path) in str(e) else f"{path}: {e}") from None
 
@@ -114,10 +118,10 @@ def _warn(msg: str) -> None:
 class _Wandb:
     """wandb, reported once and switched off if it fails; never stops a run."""
 
-    def __init__(self, cfg: TrainConfig, run_dir: Path, run_id: str | None):
+    def __init__(self, cfg: TrainConfig, run_dir: Path, run_id: str | None, enabled: bool = True):
         self.run = None
         self.id = run_id
-        if cfg.log.wandb == "disabled":
+        if cfg.log.wandb == "disabled" or not enabled:
             return
         try:
             import wandb
@@ -175,7 +179,8 @@ def _write_metrics(path: Path, metrics: list[dict[str, Any]]) -> None:
 
 def _same_config(cfg: TrainConfig, run_dir: Path):
     """``check_meta`` for resume: config.yaml must be the config the checkpoint was made with
-    (except strategy.generations and log.*, which a resume may change)."""
+    (except strategy.generations, log.* and parallel.*, which a resume may change: where the
+    population is evaluated does not change the results)."""
 
     def flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -187,8 +192,9 @@ def _same_config(cfg: TrainConfig, run_dir: Path):
 
     def check(step: int, meta: dict[str, Any]) -> None:
         then = flat(meta.get("config") or {})
+        free = ("log.", "parallel.")  # besides strategy.generations
         diff = sorted(k for k in now.keys() & then.keys()
-                      if now[k] != then[k] and k != "strategy.generations" and not k.startswith("log."))
+                      if now[k] != then[k] and k != "strategy.generations" and not k.startswith(free))
         if diff:
             k = diff[0]
             raise ckpt.CheckpointError(
@@ -203,7 +209,7 @@ def _fmt(x: float | None) -> str:
     return "nan" if x is None else f"{x:.3f}"
 
 
-def train(cfg: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, Any]:
+def train(cfg: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, Any] | None:
     """Run (or continue) training into ``run_dir``; returns the summary written to summary.json.
 
     Resume continues from the newest checkpoint that reads back and matches its checksums;
@@ -211,13 +217,19 @@ def train(cfg: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, An
     checkpoint that cannot be written (full disk) is a warning, not the end of the run. A
     generation in which every member's fitness is non-finite stops the run with a
     ``RunError`` after checkpointing the state before it.
+
+    In a multi-process run every process runs this loop, but only process 0 touches
+    ``run_dir``: it restores the checkpoint and sends the state to the others, and it alone
+    writes metrics, checkpoints, wandb, the final evaluation and summary.json. The other
+    processes return None. Process 0 also decides when Ctrl-C stops the run, so all stop together.
     """
     trainer = Trainer.build(cfg)
-    mngr = ckpt.manager(run_dir / "checkpoints", cfg.log.keep_checkpoints)
+    primary = jax.process_index() == 0
+    mngr = ckpt.manager(run_dir / "checkpoints", cfg.log.keep_checkpoints) if primary else None
     state = trainer.init_state()
     metrics: list[dict[str, Any]] = []
     start_gen, wall_before, wandb_id = 0, 0.0, None
-    if resume:
+    if resume and primary:
         got = ckpt.restore_newest_good(mngr, state, check_meta=_same_config(cfg, run_dir))
         if got.skipped:
             dest = run_dir / "checkpoints_unusable"
@@ -227,9 +239,13 @@ def train(cfg: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, An
                   f"unusable (newest: {got.skipped[newest]}); moved to {dest}, resuming from checkpoint {got.step}")
         start_gen, state, meta = got.step, got.state, got.meta
         metrics, wall_before, wandb_id = meta["metrics"], meta["wall_s"], meta.get("wandb_id")
+    if resume:
+        start, state = from_process_0((np.int32(start_gen), state))
+        start_gen = int(start)
     metrics_path = run_dir / "metrics.jsonl"
-    _write_metrics(metrics_path, metrics)  # exactly the generations the checkpoint holds
-    logger = _Wandb(cfg, run_dir, wandb_id)
+    if primary:
+        _write_metrics(metrics_path, metrics)  # exactly the generations the checkpoint holds
+    logger = _Wandb(cfg, run_dir, wandb_id, enabled=primary)
     stop = {"flag": False}
 
     def on_sigint(signum, frame):
@@ -252,6 +268,8 @@ def train(cfg: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, An
 
     def save(done: int, at_state: Any) -> bool:
         """Checkpoint ``done``; on failure (full disk, unwritable directory) warn and go on."""
+        if not primary:
+            return True
         try:
             ckpt.save(mngr, done, at_state, meta(done))
             return True
@@ -266,15 +284,16 @@ def train(cfg: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, An
 
     total = cfg.strategy.generations
     evaluated = cfg.blur.tasks_per_member if trainer.es is None else cfg.strategy.population
-    bar = tqdm(total=total, initial=start_gen, desc="generations", disable=not cfg.log.progress, dynamic_ncols=True)
+    bar = tqdm(total=total, initial=start_gen, desc="generations", disable=not (cfg.log.progress and primary),
+               dynamic_ncols=True)
     try:
-        with metrics_path.open("a") as fh:
+        with metrics_path.open("a") if primary else open(os.devnull, "w") as fh:
             for gen in range(start_gen, total):
                 before = state
                 state, m = trainer.generation(state, jnp.int32(gen))
                 row = {"generation": gen, **metrics_to_host(m), "wall_s": round(wall_before + time.time() - t0, 3)}
                 if (row.get("nonfinite") or 0) >= evaluated:  # nothing to learn from: stop, keep the state before
-                    saved = gen in mngr.all_steps() or save(gen, before)
+                    saved = (primary and gen in mngr.all_steps()) or save(gen, before)
                     where = f"checkpoint {gen} holds the state before it" if saved else "its checkpoint could not be saved"
                     raise RunError(
                         f"generation {gen}: all {evaluated} fitness values are NaN or infinite, so the run stopped "
@@ -288,19 +307,21 @@ def train(cfg: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, An
                 bar.set_postfix(best=_fmt(row.get("best_fitness")), mean=_fmt(row.get("mean_fitness")), refresh=False)
                 bar.update(1)
                 done = gen + 1
-                if stop["flag"]:
+                if bool(from_process_0(np.asarray(stop["flag"]))):
                     if not save(done, state):
                         raise RunError(f"interrupted after generation {done}, but its checkpoint could not be saved: "
                                        f"sfnn train --resume {run_dir} continues from checkpoint {mngr.latest_step()}")
                     raise Interrupted(run_dir, done)
                 if done % cfg.log.checkpoint_every == 0 and done < total:
                     save(done, state)
-        if start_gen < total or mngr.latest_step() != total:
+        if primary and (start_gen < total or mngr.latest_step() != total):
             save(total, state)
     finally:
         bar.close()
         signal.signal(signal.SIGINT, old_handler)
-    summary = finish(cfg, trainer, state, metrics, run_dir, logger)
+    if not primary:
+        return None
+    summary = finish(cfg, trainer, to_local(state), metrics, run_dir, logger)
     logger.finish(summary)
     return summary
 

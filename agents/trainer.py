@@ -80,6 +80,32 @@ def local_devices(requested: int) -> list[jax.Device]:
     return devs[:n]
 
 
+def population_devices(cfg: TrainConfig) -> list[jax.Device]:
+    """The devices the population is split over: the first ``parallel.devices`` of every process.
+
+    One process: its local devices. Several: every process lists the same global devices in
+    the same order (by process, then local order), so all of them build the same mesh.
+    """
+    devices = local_devices(cfg.parallel.devices)
+    procs = jax.process_count()
+    if procs > 1:
+        per: dict[int, list[jax.Device]] = {}
+        for d in jax.devices():
+            per.setdefault(d.process_index, []).append(d)
+        fewest = min(len(ds) for ds in per.values())
+        n = fewest if cfg.parallel.devices == 0 else len(devices)
+        if fewest < n:
+            raise ConfigError(f"parallel.devices={n} but some process has only {fewest} device(s)")
+        devices = [d for p in sorted(per) for d in per[p][:n]]
+    uses_es = cfg.model.kind != "blur" or cfg.blur.meta == "es"
+    if uses_es and cfg.strategy.population % len(devices):
+        n = len(devices)
+        where = f"parallel.devices={n // procs} on each of {procs} processes" if procs > 1 else f"parallel.devices={n}"
+        raise ConfigError(f"strategy.population={cfg.strategy.population} must be divisible by the {n} devices "
+                          f"it is split over ({where})")
+    return devices
+
+
 @dataclass
 class Trainer:
     """What a run needs from its learner: a starting state, a generation step, and the genomes in a state.
@@ -101,7 +127,7 @@ class Trainer:
     def build(cls, cfg: TrainConfig) -> "Trainer":
         template = template_genome(cfg)
         run_key = jax.random.key(cfg.seed)
-        devices = local_devices(cfg.parallel.devices)
+        devices = population_devices(cfg)
         data: Any = ()
         if cfg.model.kind == "blur":
             from agents import blur_task
@@ -116,10 +142,6 @@ class Trainer:
             tasks = env_tasks(cfg)
             evaluate = _sfnn_evaluator(cfg, tasks, run_key, devices)
         es, es_params = make_strategy(cfg.strategy.name, cfg.strategy.population, template, cfg.strategy.sigma_init)
-        if cfg.strategy.population % len(devices):
-            raise ConfigError(
-                f"strategy.population={cfg.strategy.population} must be divisible by parallel.devices={len(devices)}"
-            )
         step = _generation_fn(cfg.strategy.population, es, es_params, run_key, devices, evaluate)
         return cls(cfg, tasks, es, es_params, template, run_key, devices, lambda s, g: step(s, g, data))
 
@@ -241,12 +263,24 @@ def _generation_fn(pop_size, es, es_params, run_key, devices, evaluate):
 
     def generation(es_state, gen, data):
         if place is not None:
-            es_state = jax.device_put(es_state, place)
+            es_state = jax.tree.map(lambda x: replicate(x, place), es_state)
         pop, es_state, k_eval, k_tell = ask(es_state, gen)
         fitness, extra = evaluate_all(pop, gen, k_eval, data)
         return tell(es_state, pop, fitness, extra, k_tell)
 
     return generation
+
+
+def replicate(x: Any, place: NamedSharding) -> jax.Array:
+    """``x`` copied whole onto every device of ``place``'s mesh (a no-op if it is there already).
+
+    Built from each process's own copy, not with ``device_put``: across processes that
+    compares the copies for equality, which NaN entries of a fresh ES state fail.
+    """
+    if isinstance(x, jax.Array) and x.sharding == place:
+        return x
+    a = np.asarray(x)
+    return jax.make_array_from_callback(a.shape, place, lambda index: a[index])
 
 
 def metrics_to_host(metrics: dict[str, jax.Array]) -> dict[str, Any]:
