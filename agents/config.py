@@ -69,6 +69,7 @@ class LogConfig:
     keep_checkpoints: int = 3
     final_lifetimes: int = 16  # lifetimes of the best genome evaluated for the summary
     progress: bool = True
+    render: bool = True  # brax runs: render a lifetime of the final genome (HTML + GIF) into the run directory
 
 
 @dataclass

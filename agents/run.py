@@ -157,7 +157,7 @@ class _Wandb:
         try:
             import wandb
 
-            self.run.log({k: wandb.Image(p) for k, p in paths.items()})
+            self.run.log({k: wandb.Video(p) if p.endswith(".gif") else wandb.Image(p) for k, p in paths.items()})
         except Exception:
             pass
 
@@ -411,6 +411,9 @@ def finish(
             "frozen_episode_returns_mean": [round(float(x), 2) for x in frozen[env_name].mean(0)],
             "best_lifetime_mean_return": round(float(rets.mean(1).max()), 2),
         }
+    rollout = _render_brax(cfg, run_dir)
+    if rollout:
+        plots["rollout_gif"] = rollout["gif"]
     logger.images(plots)
     valid = [m for m in metrics if m["best_fitness"] is not None]
     return _write_summary(
@@ -419,6 +422,20 @@ def finish(
         final_genome=chosen, final_genome_fitness=scores, final_lifetimes=n, per_env=per_env, plots=plots,
         return_ranges={t.env.name: {"range": t.return_range, "source": t.range_source} for t in trainer.tasks},
     )
+
+
+def _render_brax(cfg: TrainConfig, run_dir: Path) -> dict[str, Any] | None:
+    """A rendered lifetime (HTML + GIF, ``agents.render``) for runs with a brax environment; a
+    failure to render is a warning, never the end of a finished run."""
+    if not cfg.log.render or not any(e.startswith("brax/") for e in cfg.envs):
+        return None
+    from agents.render import render_run
+
+    try:
+        return render_run(run_dir)
+    except Exception as e:  # noqa: BLE001 - rendering is a by-product of the run
+        _warn(f"rollout not rendered ({ckpt.one_line(e)}); try sfnn render {run_dir}")
+        return None
 
 
 def _write_summary(

@@ -1,5 +1,7 @@
 """Continuous actions (every model kind), observation normalisation, and the brax adapter."""
 
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -160,3 +162,22 @@ def test_brax_size_table_matches_the_environments():
     for short, sizes in BRAX_SIZES.items():
         env = make_env(f"brax/{short}", 10)
         assert (env.obs_size, env.n_actions) == sizes, short
+
+
+def test_render_writes_html_and_gif_of_one_lifetime(tmp_path, monkeypatch):
+    """The rollout that `sfnn render` and the end of a brax run write (agents.render)."""
+    from agents import render
+    from agents.config import save_config
+    from agents.run import save_genomes
+    from agents.trainer import template_genome
+
+    monkeypatch.setattr(render, "GIF_FRAMES", 10)
+    cfg = load_config(BRAX_IP, [*SMALL, "lifetime.episodes=2", "lifetime.max_steps=20"])
+    save_config(cfg, tmp_path / "config.yaml")
+    save_genomes(tmp_path / "genomes.npz", {"best": template_genome(cfg, jax.random.key(0))})
+    out = render.render_run(tmp_path)
+    assert len(out["episode_returns"]) == 2 and all(0 < r <= 20 for r in out["episode_returns"])
+    assert Path(out["gif"]).read_bytes()[:4] == b"GIF8"
+    assert "<html" in Path(out["html"]).read_text().lower()
+    with pytest.raises(ConfigError, match="rendering needs a brax environment"):
+        render.render_run(tmp_path, "CartPole-v1")
