@@ -150,6 +150,7 @@ MAXIMUM = {
     "lifetime.max_steps": 10**7, "log.final_lifetimes": 10**5, "blur.states": 64, "blur.inner_steps": 10**7,
     "blur.batch_size": 10**6, "blur.tasks_per_member": 10**5, "parallel.processes": 2**16,
 }  # fmt: skip
+MAX_LAYERS, MAX_LAYER_SIZE = 64, 65536  # layer lists (model.hidden, blur.hidden) and projections
 
 
 def _one_line(err: Exception) -> str:
@@ -245,6 +246,8 @@ def validate(cfg: TrainConfig) -> None:
             raise ConfigError(f"model.{key}={getattr(cfg.model, key)} must be at least 1 (or null)")
     if any(h < 1 for h in cfg.model.hidden) or not cfg.model.hidden:
         raise ConfigError(f"model.hidden={cfg.model.hidden}: give at least one layer, each of at least 1 neuron")
+    if len(cfg.model.hidden) > MAX_LAYERS or max(cfg.model.hidden) > MAX_LAYER_SIZE:
+        raise ConfigError(f"model.hidden={cfg.model.hidden}: at most {MAX_LAYERS} layers of at most {MAX_LAYER_SIZE} units")
     for name in cfg.envs if cfg.model.kind != "blur" else ():
         if _is_dataset_name(name):
             raise ConfigError(
@@ -330,6 +333,8 @@ def _validate_blur(cfg: TrainConfig) -> None:
         raise ConfigError(f"blur.init=backprop needs blur.states >= 2 (got {b.states}): set blur.states=2")
     if any(h < 1 for h in b.hidden):
         raise ConfigError(f"blur.hidden={b.hidden}: every hidden layer needs at least 1 neuron (or [] for none)")
+    if len(b.hidden) > MAX_LAYERS or any(h > MAX_LAYER_SIZE for h in b.hidden):
+        raise ConfigError(f"blur.hidden={b.hidden}: at most {MAX_LAYERS} layers of at most {MAX_LAYER_SIZE} units")
     if b.tasks_per_member < len(cfg.envs):
         raise ConfigError(
             f"blur.tasks_per_member={b.tasks_per_member} is fewer than the {len(cfg.envs)} datasets in envs: "
@@ -337,8 +342,8 @@ def _validate_blur(cfg: TrainConfig) -> None:
         )
     if tt.classes is not None and tt.classes < 2:
         raise ConfigError(f"blur.task_transform.classes={tt.classes} must be at least 2 (or null for all classes)")
-    if tt.project_dim is not None and tt.project_dim < 1:
-        raise ConfigError(f"blur.task_transform.project_dim={tt.project_dim} must be at least 1 (or null)")
+    if tt.project_dim is not None and not 1 <= tt.project_dim <= MAX_LAYER_SIZE:
+        raise ConfigError(f"blur.task_transform.project_dim={tt.project_dim} must be between 1 and {MAX_LAYER_SIZE} (or null)")
     if b.truncation is not None and not (1 <= b.truncation <= b.inner_steps and b.inner_steps % b.truncation == 0):
         raise ConfigError(
             f"blur.truncation={b.truncation} must divide blur.inner_steps={b.inner_steps} (or be null: no truncation)"

@@ -205,6 +205,7 @@ def test_any_command_line_runs_or_fails_in_one_line(stubbed, capsys, argv):
     ("seed=-1", "seed"),
     ("seed=18446744073709551616", "seed"),
     ("strategy.generations=3000000000", "strategy.generations"),
+    ("model.hidden=[100000000]", "model.hidden"),
 ])
 def test_absurd_sizes_are_refused_before_anything_is_created(stubbed, tmp_path, capsys, override, needle):
     from agents.cli import main
