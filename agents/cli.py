@@ -41,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("config", nargs="?", help="YAML config (default: built-in defaults)")
     b.add_argument("overrides", nargs="*")
     b.add_argument("--generations", type=int, default=2, help="timed generations after compilation")
+    b.add_argument("--sweep", action="append", default=[], metavar="KEY=V1,V2,...",
+                   help="benchmark each value in its own process (repeatable, one key each), e.g. "
+                        "strategy.population=16,64,256; writes a table and a plot into --out")
+    b.add_argument("--out", type=Path, default=Path("runs/bench"), help="sweep output folder (default runs/bench)")
     c = sub.add_parser("compare", help="plot the training curves of several runs in one figure")
     c.add_argument("runs", type=Path, nargs="+", help="run directories")
     c.add_argument("--out", type=Path, required=True, help="PNG file to write")
@@ -190,6 +194,19 @@ def cmd_bench(args) -> int:
 
     config, overrides = _split_config_arg(args.config, args.overrides)
     cfg = load_config(config, overrides)
+    if args.sweep:
+        from agents.bench_sweep import markdown_table, parse_sweep, sweep
+
+        for spec in args.sweep:  # every point must be a valid config before any is run
+            key, values = parse_sweep(spec)
+            for v in values:
+                load_config(config, [*overrides, f"{key}={v}"])
+        rows = sweep(config, overrides, args.sweep, args.generations, args.out)
+        print(markdown_table([r for rs in rows.values() for r in rs]), end="")
+        print(f"table: {args.out / 'bench_sweep.md'}  rows: {args.out / 'bench_sweep.jsonl'}")
+        for key in rows:
+            print(f"plot: {args.out / ('bench_sweep_' + key.replace('.', '_') + '.png')}")
+        return 0
     if cfg.model.kind == "blur":
         from agents.blur_task import bench as bench_blur
 

@@ -91,3 +91,22 @@ def compare_runs(runs: dict[str, list[dict[str, Any]]], path: Path, x: str = "ge
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def bench_scaling(rows: list[dict[str, Any]], key: str, path: Path) -> Path:
+    """Agent-steps per second and peak memory against one swept setting (failed points left out)."""
+    ok = [r for r in rows if "error" not in r]
+    x = [float(r["value"]) for r in ok]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for ax, col, label in ((axes[0], "agent_steps_per_s", "agent-steps / s"), (axes[1], "peak_rss_mb", "peak RSS (MB)")):
+        ax.plot(x, [r[col] for r in ok], marker="o")
+        ax.set(xlabel=key, ylabel=label)
+        if len(x) > 1 and min(x) > 0 and max(x) / min(x) >= 8:
+            ax.set_xscale("log", base=2)
+        ax.grid(alpha=0.3)
+    failed = [r["value"] for r in rows if "error" in r]
+    fig.suptitle(f"sfnn bench, {key} swept" + (f" (failed: {', '.join(failed)})" if failed else ""))
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -107,6 +107,22 @@ def test_bench_prints_one_json_line(cli):
     assert line["population"] == 4 and line["agent_steps_per_s"] > 0
 
 
+def test_bench_sweep_writes_a_table_and_a_plot(cli, tmp_path):
+    out = tmp_path / "sweep"
+    small = ["lifetime.episodes=1", "lifetime.max_steps=20", "log.wandb=disabled"]
+    r = cli("bench", CARTPOLE, *small, "--sweep", "strategy.population=2,4", "--generations", "1", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(line) for line in (out / "bench_sweep.jsonl").read_text().splitlines()]
+    assert [(row["value"], row["population"]) for row in rows] == [("2", 2), ("4", 4)]
+    assert all(row["agent_steps_per_s"] > 0 and row["peak_rss_mb"] > 0 for row in rows)
+    assert "strategy.population=4" in (out / "bench_sweep.md").read_text()
+    assert (out / "bench_sweep_strategy_population.png").stat().st_size > 0
+    for bad, hint in [("strategy.population", "KEY=V1,V2"), ("strategy.population=8,1", "strategy.population")]:
+        r = cli("bench", CARTPOLE, *small, "--sweep", bad, "--out", str(tmp_path / "never"))
+        assert r.returncode == 2 and hint in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not (tmp_path / "never").exists()
+
+
 def test_wandb_offline_writes_a_local_run(tmp_path, cli):
     out = tmp_path / "wb"
     args = [a for a in TINY if not a.startswith("log.wandb")]
