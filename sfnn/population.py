@@ -67,15 +67,32 @@ def _gru(g: Genome, t: int, gx: jax.Array, h: jax.Array, m: int) -> jax.Array:
     return (1.0 - z) * n + z * h
 
 
+MESSAGE_CHUNK = 32  # sources per fused chain of adds (see ``_messages``)
+
+
+def _chain(y: jax.Array, e: jax.Array) -> jax.Array:
+    acc = y[0, None] * e[0]
+    for i in range(1, e.shape[0]):
+        acc = acc + y[i, None] * e[i]
+    return acc
+
+
 def _messages(y: jax.Array, e: jax.Array) -> jax.Array:
     """Σ_i y_i ⊙ e_ij: y (a, M, P), e (a, b, M, P) -> (b, M, P).
 
     Written as an unrolled chain of adds over sources: XLA's CPU reduction over a major
     axis runs ~100× slower than this fused loop (and ``einsum`` adds large transposes).
+    Beyond ``MESSAGE_CHUNK`` sources one fused chain reads so many arrays that LLVM leaves
+    it scalar (64 neurons ran 38× slower than 32), so longer sums are cut into chains of
+    ``MESSAGE_CHUNK`` sources, each materialised (``_materialize``), then added.
     """
-    acc = y[0, None] * e[0]
-    for i in range(1, e.shape[0]):
-        acc = acc + y[i, None] * e[i]
+    a = e.shape[0]
+    if a <= MESSAGE_CHUNK:
+        return _chain(y, e)
+    parts = [_materialize(_chain, y[i : i + MESSAGE_CHUNK], e[i : i + MESSAGE_CHUNK]) for i in range(0, a, MESSAGE_CHUNK)]
+    acc = parts[0]
+    for part in parts[1:]:
+        acc = acc + part
     return acc
 
 

@@ -78,11 +78,12 @@ def test_zero_gru_update_leaves_vectors_unchanged(plasticity):
         np.testing.assert_allclose(a, b, atol=1e-12)
 
 
-@pytest.mark.parametrize("plasticity", ["synapse", "neuron"])
-def test_fast_population_step_equals_reference(plasticity):
+@pytest.mark.parametrize("plasticity, neurons", [("synapse", 12), ("neuron", 12), ("neuron", 72)])
+def test_fast_population_step_equals_reference(plasticity, neurons):
     """The population-last fast path computes the same outputs and plastic states as the
-    readable single-agent reference, step after step."""
-    P, spec = 5, spec_for(3, 2, plasticity, neurons=12)
+    readable single-agent reference, step after step (72 neurons: message sums longer than
+    ``population.MESSAGE_CHUNK`` are split into chunks)."""
+    P, spec = 5, spec_for(3, 2, plasticity, neurons=neurons)
     gs = jax.vmap(lambda k: init_genome(k, 4))(jax.random.split(jax.random.key(0), P))
     keys = jax.random.split(jax.random.key(1), P)
     ref_state = jax.vmap(lambda k: init_state(k, spec))(keys)
