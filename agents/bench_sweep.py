@@ -21,6 +21,11 @@ from agents.files import write_text_atomic
 COLUMNS = ("agent_steps_per_s", "generation_s", "compile_s", "peak_rss_mb", "devices", "network_time_share")
 
 
+def plot_path(out: Path, key: str) -> Path:
+    """Where the scaling plot of one swept key goes."""
+    return out / f"bench_sweep_{key.replace('.', '_')}.png"
+
+
 def parse_sweep(spec: str) -> tuple[str, list[str]]:
     """``strategy.population=16,64,256`` -> ("strategy.population", ["16", "64", "256"])."""
     key, sep, values = spec.partition("=")
@@ -64,7 +69,7 @@ def sweep(
     write_text_atomic(out / "bench_sweep.jsonl", "".join(json.dumps(r) + "\n" for r in flat))
     write_text_atomic(out / "bench_sweep.md", markdown_table(flat))
     for key, rs in rows.items():
-        bench_scaling(rs, key, out / f"bench_sweep_{key.replace('.', '_')}.png")
+        bench_scaling(rs, key, plot_path(out, key))
     return rows
 
 

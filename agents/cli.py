@@ -66,16 +66,10 @@ def _split_config_arg(config: str | None, overrides: list[str]) -> tuple[str | N
 
 def _join(cfg) -> bool:
     """Join a multi-process run before anything starts JAX's backend; True on process 0 (or alone)."""
-    from agents.config import validate_parallel
     from agents.processes import join_processes
 
-    validate_parallel(cfg)
-    par = cfg.parallel
-    if par.processes > 1:
-        print(f"process {par.process_id} of {par.processes}: joining the run at {par.coordinator} "
-              "(waits up to 5 minutes for all processes)", flush=True)
     join_processes(cfg)
-    return par.process_id == 0
+    return cfg.parallel.process_id == 0
 
 
 def cmd_train(args) -> int:
@@ -195,7 +189,7 @@ def cmd_bench(args) -> int:
     config, overrides = _split_config_arg(args.config, args.overrides)
     cfg = load_config(config, overrides)
     if args.sweep:
-        from agents.bench_sweep import markdown_table, parse_sweep, sweep
+        from agents.bench_sweep import markdown_table, parse_sweep, plot_path, sweep
 
         for spec in args.sweep:  # every point must be a valid config before any is run
             key, values = parse_sweep(spec)
@@ -205,7 +199,7 @@ def cmd_bench(args) -> int:
         print(markdown_table([r for rs in rows.values() for r in rs]), end="")
         print(f"table: {args.out / 'bench_sweep.md'}  rows: {args.out / 'bench_sweep.jsonl'}")
         for key in rows:
-            print(f"plot: {args.out / ('bench_sweep_' + key.replace('.', '_') + '.png')}")
+            print(f"plot: {plot_path(args.out, key)}")
         return 0
     if cfg.model.kind == "blur":
         from agents.blur_task import bench as bench_blur

@@ -247,8 +247,7 @@ def validate(cfg: TrainConfig) -> None:
             raise ConfigError(f"model.{key}={getattr(cfg.model, key)} must be at least 1 (or null)")
     if any(h < 1 for h in cfg.model.hidden) or not cfg.model.hidden:
         raise ConfigError(f"model.hidden={cfg.model.hidden}: give at least one layer, each of at least 1 neuron")
-    if len(cfg.model.hidden) > MAX_LAYERS or max(cfg.model.hidden) > MAX_LAYER_SIZE:
-        raise ConfigError(f"model.hidden={cfg.model.hidden}: at most {MAX_LAYERS} layers of at most {MAX_LAYER_SIZE} units")
+    _check_layer_sizes("model.hidden", cfg.model.hidden)
     for name in cfg.envs if cfg.model.kind != "blur" else ():
         if _is_dataset_name(name):
             raise ConfigError(
@@ -265,6 +264,11 @@ def validate(cfg: TrainConfig) -> None:
         if len(rng) != 2 or not rng[1] > rng[0]:
             raise ConfigError(f"fitness.ranges.{name} must be [low, high] with high > low")
     _check_strategy_name(cfg.strategy.name)
+
+
+def _check_layer_sizes(key: str, layers: list[int]) -> None:
+    if len(layers) > MAX_LAYERS or any(h > MAX_LAYER_SIZE for h in layers):
+        raise ConfigError(f"{key}={layers}: at most {MAX_LAYERS} layers of at most {MAX_LAYER_SIZE} units")
 
 
 def validate_parallel(cfg: TrainConfig) -> None:
@@ -336,8 +340,7 @@ def _validate_blur(cfg: TrainConfig) -> None:
         raise ConfigError(f"blur.init=backprop needs blur.states >= 2 (got {b.states}): set blur.states=2")
     if any(h < 1 for h in b.hidden):
         raise ConfigError(f"blur.hidden={b.hidden}: every hidden layer needs at least 1 neuron (or [] for none)")
-    if len(b.hidden) > MAX_LAYERS or any(h > MAX_LAYER_SIZE for h in b.hidden):
-        raise ConfigError(f"blur.hidden={b.hidden}: at most {MAX_LAYERS} layers of at most {MAX_LAYER_SIZE} units")
+    _check_layer_sizes("blur.hidden", b.hidden)
     if b.tasks_per_member < len(cfg.envs):
         raise ConfigError(
             f"blur.tasks_per_member={b.tasks_per_member} is fewer than the {len(cfg.envs)} datasets in envs: "

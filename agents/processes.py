@@ -30,6 +30,8 @@ def join_processes(cfg: TrainConfig) -> None:
     par = cfg.parallel
     if par.processes == 1:
         return
+    print(f"process {par.process_id} of {par.processes}: joining the run at {par.coordinator} "
+          "(waits up to 5 minutes for all processes)", flush=True)
     try:
         jax.distributed.initialize(coordinator_address=par.coordinator, num_processes=par.processes,
                                    process_id=par.process_id)

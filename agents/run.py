@@ -369,10 +369,11 @@ def final_evaluation(
     names = list(genomes)
     stacked = jax.tree.map(lambda *xs: jnp.concatenate(xs), *(repeat_genome(genomes[k], lifetimes) for k in names))
     rets = evaluate_lifetimes(cfg, stacked, learn=learn, lifetime_ids=jnp.tile(jnp.arange(lifetimes), len(names)))
+    tasks = env_tasks(cfg)  # once: an unknown return range is estimated by random play
     out = {}
     for i, name in enumerate(names):
         mine = {env: r[i * lifetimes : (i + 1) * lifetimes] for env, r in rets.items()}
-        fits = [lifetime_fitness(jnp.asarray(mine[t.env.name]), cfg.fitness.kind, t.return_range) for t in env_tasks(cfg)]
+        fits = [lifetime_fitness(jnp.asarray(mine[t.env.name]), cfg.fitness.kind, t.return_range) for t in tasks]
         out[name] = (mine, np.asarray(combine_envs(jnp.stack(fits, -1), cfg.fitness.combine)))
     return out
 

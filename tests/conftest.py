@@ -33,3 +33,25 @@ def run_cli(*args: str, timeout: int = 300, env: dict | None = None) -> subproce
 @pytest.fixture
 def cli():
     return run_cli
+
+
+def fast_and_reference(spec, population: int, channels: int):
+    """Random genomes and states for ``population`` agents, as the readable single-agent
+    reference (vmapped ``network.step``) and the population-last fast path:
+    (reference state, fast state, reference step (s, obs (P, n), r), fast step (s, obs (n, P), r))."""
+    import jax
+
+    from sfnn import init_genome, init_state, step
+    from sfnn.population import init_population_state, population_step, to_population_last
+
+    genomes = jax.vmap(lambda k: init_genome(k, channels))(jax.random.split(jax.random.key(0), population))
+    keys = jax.random.split(jax.random.key(1), population)
+    fast_genomes = to_population_last(genomes)
+    ref_step = jax.jit(jax.vmap(lambda g, s, o, r: step(g, spec, s, o, r)))
+    fast_step = jax.jit(lambda s, o, r: population_step(fast_genomes, spec, s, o, r))
+    return (
+        jax.vmap(lambda k: init_state(k, spec))(keys),
+        init_population_state(keys, spec),
+        lambda s, o, r: ref_step(genomes, s, o, r),
+        fast_step,
+    )

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import TINY
+from conftest import TINY, fast_and_reference
 
 from agents.config import ConfigError, load_config
 from agents.policy import (
@@ -16,8 +16,8 @@ from agents.trainer import Trainer
 from envs.brax_env import BRAX_SIZES
 from envs.lifetime import run_lifetimes
 from envs.registry import make_env
-from sfnn import SFNNSpec, Topology, baselines, init_genome, init_state, step
-from sfnn.population import init_population_state, population_step, to_population_first, to_population_last
+from sfnn import SFNNSpec, Topology, baselines
+from sfnn.population import to_population_first
 
 BRAX_IP = "configs/brax_inverted_pendulum.yaml"
 # brax programs take ~15 s to compile with XLA's full optimisation, ~6 s without: tests check
@@ -46,18 +46,12 @@ def test_continuous_sfnn_feeds_back_action_values_fast_equals_reference(plastici
     """Output neurons hear the previous action values (not a one-hot), in both implementations."""
     spec = SFNNSpec(Topology(3, 3, 2), channels=2, plasticity=plasticity, continuous=True)
     p = 4
-    genomes = jax.vmap(lambda k: init_genome(k, 2))(jax.random.split(jax.random.key(0), p))
-    keys = jax.random.split(jax.random.key(1), p)
-    ref = jax.vmap(lambda k: init_state(k, spec))(keys)
-    fast = init_population_state(keys, spec)
-    g_fast = to_population_last(genomes)
-    ref_step = jax.jit(jax.vmap(lambda g, s, o, rr: step(g, spec, s, o, rr)))
-    fast_step = jax.jit(lambda g, s, o, rr: population_step(g, spec, s, o, rr))
+    ref, fast, ref_step, fast_step = fast_and_reference(spec, p, 2)
     for t in range(3):
         obs = jax.random.normal(jax.random.key(10 + t), (p, 3))
         r = jnp.full((p,), 0.5)
-        out_ref, ref = ref_step(genomes, ref, obs, r)
-        out_fast, fast = fast_step(g_fast, fast, obs.T, r)
+        out_ref, ref = ref_step(ref, obs, r)
+        out_fast, fast = fast_step(fast, obs.T, r)
         np.testing.assert_allclose(out_fast.T, out_ref, rtol=2e-5, atol=2e-6)
         np.testing.assert_array_equal(ref.prev_action, out_ref)  # the values themselves
         assert np.all(np.abs(out_ref) < 1.0)  # tanh outputs: actions in (-1, 1) without a second tanh

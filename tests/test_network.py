@@ -5,8 +5,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from conftest import fast_and_reference
+
 from sfnn import SFNNSpec, Topology, genome_size, init_genome, init_state, sample_masks, step
-from sfnn.population import init_population_state, population_step, to_population_first, to_population_last
+from sfnn.population import to_population_first
 
 
 def spec_for(n_in, n_out, plasticity="synapse", neurons=16):
@@ -84,17 +86,11 @@ def test_fast_population_step_equals_reference(plasticity, neurons):
     readable single-agent reference, step after step (72 neurons: message sums longer than
     ``population.MESSAGE_CHUNK`` are split into chunks)."""
     P, spec = 5, spec_for(3, 2, plasticity, neurons=neurons)
-    gs = jax.vmap(lambda k: init_genome(k, 4))(jax.random.split(jax.random.key(0), P))
-    keys = jax.random.split(jax.random.key(1), P)
-    ref_state = jax.vmap(lambda k: init_state(k, spec))(keys)
-    fast_state = init_population_state(keys, spec)
-    fast_g = to_population_last(gs)
-    ref_step = jax.jit(jax.vmap(lambda g, s, o, r: step(g, spec, s, o, r)))
-    fast_step = jax.jit(lambda s, o, r: population_step(fast_g, spec, s, o, r))
+    ref_state, fast_state, ref_step, fast_step = fast_and_reference(spec, P, 4)
     for t in range(6):
         obs = jax.random.normal(jax.random.fold_in(jax.random.key(2), t), (P, 3))
         rew = jnp.arange(P, dtype=jnp.float32) * 0.1 - t * 0.05
-        out_r, ref_state = ref_step(gs, ref_state, obs, rew)
+        out_r, ref_state = ref_step(ref_state, obs, rew)
         out_f, fast_state = fast_step(fast_state, obs.T, rew)
         np.testing.assert_allclose(out_f.T, out_r, rtol=1e-5, atol=1e-6)
     back = to_population_first(fast_state)
