@@ -1,8 +1,10 @@
-"""BLUR on supervised tasks: task sampling, meta-training fitness and gradients, baselines.
+"""Supervised tasks for every dataset learner: task sampling, meta-training fitness and gradients, baselines.
 
-Why a module of its own: a BLUR genome is judged by how well a network *learns* with it, so
-its fitness is a whole inner learning run (``sfnn.blur.inner_loop``) on a task made fresh from
-a dataset (class subset, relabelling, random projection), followed by a held-out score.
+Why a module of its own: a learner's genome (a BLUR rule, a learned optimizer, a MAML or
+Reptile initialisation; ``agents.learners`` registers them) is judged by how well a network
+*learns* with it, so its fitness is a whole inner learning run on a task made fresh from a
+dataset (class subset, relabelling, random projection), followed by a held-out score. The
+functions here know a learner only through ``agents.learners.learner(cfg)``.
 Everything is a pure function of keys and arrays so that one generation stays one jitted
 function: task i of generation g is keyed by (run seed, g, i) and shared by every member
 (common random numbers: members differ only by their genome), which makes generations
@@ -12,14 +14,13 @@ Datasets enter jitted functions as arguments (``TaskData``), never as baked-in c
 large user file costs memory once and no compile time. Task i uses dataset i mod len(envs),
 which keeps every array shape static; tasks of one dataset are vmapped together.
 
-Baselines for meta-testing are the same bias-free tanh MLP trained with ``jax.grad`` and plain
-SGD or Adam on the same squared-error loss the backprop genome descends.
+Baselines for meta-testing are the same bias-free tanh MLP (``sfnn.optimizee``) trained with
+``jax.grad`` and plain SGD or Adam on the same squared-error loss the backprop genome descends.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple
 
@@ -30,7 +31,7 @@ import optax
 
 from agents.config import ConfigError, TaskTransformConfig, TrainConfig
 from envs.datasets import DatasetError, load_dataset
-from sfnn import blur
+from sfnn import blur, optimizee
 
 Genome = blur.Genome
 Metrics = dict[str, jax.Array]
@@ -38,11 +39,11 @@ Metrics = dict[str, jax.Array]
 # salts that keep the random streams of training, final evaluation and tuning apart
 TASK_STREAM, FINAL_STREAM, TUNE_STREAM = 1, 2, 3
 BACKPROP_INIT_LR = 0.3  # step size of the backprop genome when meta-training starts from it
-BASELINE_FAN_IN_POW = 0.5  # baselines and the backprop genome scale sums by n ** -0.5, like a fresh genome
+BASELINE_FAN_IN_POW = optimizee.FAN_IN_POW  # baselines and the backprop genome scale sums by n ** -0.5, like a fresh genome
 SGD_LRS = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 ADAM_LRS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
 TUNE_TASKS = 8  # tasks per meta-training dataset in the learning-rate grid search
-META_TEST_AGENTS = ("blur", "backprop_genome", "sgd", "adam")
+BASELINE_AGENTS = ("backprop_genome", "sgd", "adam")  # added to every supervised meta-test
 
 
 class TaskData(NamedTuple):
@@ -236,12 +237,6 @@ def objective(cfg: TrainConfig, m: Metrics) -> jax.Array:
     return m["acc"] if cfg.blur.objective == "accuracy" else -m["loss"]
 
 
-def blur_final(genome: Genome, task: Task) -> Metrics:
-    """Held-out metrics after the T learning steps of one task."""
-    w, _ = blur.inner_loop(genome, task.w0, task.xs, task.ys)
-    return held_out(blur.readout(genome, w, task.x_val), task.y_val)
-
-
 def blur_curve(genome: Genome, task: Task) -> Metrics:
     """Held-out metrics before learning and after every step: each (T+1,)."""
 
@@ -264,9 +259,12 @@ def population_fitness(
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """Fitness (P,) of P genomes (leading axis) = mean objective over this generation's tasks,
     and per-dataset metrics for the log."""
+    from agents.learners import learner
+
+    final = learner(cfg).final
     objs, extra = [], {}
     for src, tasks in zip(sources, generation_tasks(cfg, sources, data, run_key, generation)):
-        m = jax.vmap(lambda g: jax.vmap(lambda t: blur_final(g, t))(tasks))(genomes)  # (P, tasks)
+        m = jax.vmap(lambda g: jax.vmap(lambda t: final(cfg, g, t))(tasks))(genomes)  # (P, tasks)
         objs.append(objective(cfg, m))
         _dataset_metrics(extra, src.name, m)
     return jnp.mean(jnp.concatenate(objs, axis=1), axis=1), extra
@@ -281,7 +279,7 @@ def _dataset_metrics(out: dict[str, jax.Array], name: str, m: Metrics) -> None:
 
 
 def es_evaluator(cfg: TrainConfig, sources: list[TaskSource], run_key: jax.Array) -> Callable:
-    """The ES trainer's population evaluation for BLUR: (pop, members, gen, key, data) -> (fitness, metrics).
+    """The ES trainer's population evaluation on dataset tasks: (pop, members, gen, key, data) -> (fitness, metrics).
 
     Members and the evaluation key are unused: every member meets the same tasks (keyed by
     generation), so rankings compare genomes, not luck.
@@ -311,40 +309,15 @@ def gradient_init_state(cfg: TrainConfig, genome: Genome) -> dict[str, Any]:
     }
 
 
-def task_meta_grad(cfg: TrainConfig, genome: Genome, task: Task) -> tuple[Genome, Metrics]:
-    """Truncated meta-gradient of one task and its held-out metrics after T steps.
-
-    The T steps are cut into segments of ``blur.truncation`` steps; each segment contributes
-    the gradient of the held-out loss at its end, differentiated through that segment only
-    (weights entering it are constants). The differentiable loss is cross-entropy for the
-    accuracy objective (accuracy itself has no gradient) and the squared error otherwise.
-    """
-    steps = task.xs.shape[0]
-    seg = cfg.blur.truncation or steps
-    n_seg = steps // seg
-    xs = task.xs.reshape((n_seg, seg) + task.xs.shape[1:])
-    ys = task.ys.reshape((n_seg, seg) + task.ys.shape[1:])
-    key = "xent" if cfg.blur.objective == "accuracy" else "loss"
-
-    def seg_loss(g, w, xs_s, ys_s):
-        w, _ = blur.inner_loop(g, w, xs_s, ys_s)
-        m = held_out(blur.readout(g, w, task.x_val), task.y_val)
-        return m[key], (w, m)
-
-    def body(w, batch):
-        (_, (w, m)), grad = jax.value_and_grad(seg_loss, has_aux=True)(genome, jax.lax.stop_gradient(w), *batch)
-        return w, (grad, m)
-
-    _, (grads, ms) = jax.lax.scan(body, task.w0, (xs, ys))
-    return jax.tree.map(lambda x: jnp.mean(x, 0), grads), jax.tree.map(lambda x: x[-1], ms)
-
-
 def gradient_generation_fn(cfg: TrainConfig, sources: list[TaskSource], run_key: jax.Array) -> Callable:
     """One meta-step as a jitted (state, generation, data) -> (state, metrics).
 
     The step's tasks are keyed like an ES generation's; the logged fitness is that of the
     genome before the step. A step whose gradient is not finite is skipped (and counted).
     """
+    from agents.learners import learner
+
+    meta_grad = learner(cfg).meta_grad
     opt = meta_optimizer(cfg)
     n_tasks = cfg.blur.tasks_per_member
 
@@ -352,7 +325,7 @@ def gradient_generation_fn(cfg: TrainConfig, sources: list[TaskSource], run_key:
         g = state["genome"]
         grads, objs, extra = [], [], {}
         for src, tasks in zip(sources, generation_tasks(cfg, sources, data, run_key, gen)):
-            gr, m = jax.vmap(lambda t: task_meta_grad(cfg, g, t))(tasks)
+            gr, m = jax.vmap(lambda t: meta_grad(cfg, g, t))(tasks)
             grads.append(jax.tree.map(lambda x: jnp.sum(x, 0), gr))
             objs.append(objective(cfg, m))
             _dataset_metrics(extra, src.name, jax.tree.map(lambda x: x[None], m))  # one 'member'
@@ -394,32 +367,24 @@ def evaluator(
     cfg: TrainConfig, sources: list[TaskSource], n_tasks: int, key: jax.Array, steps: int | None = None
 ) -> Callable[[Genome, tuple[TaskData, ...]], dict[str, Metrics]]:
     """A jitted (genome, data) -> {dataset: curves (n_tasks, T+1)} on fresh tasks of the training distribution."""
+    from agents.learners import learner
+
     steps = steps or cfg.blur.inner_steps
+    curve = learner(cfg).curve
 
     def run(genome, data):
         out = {}
         for j, (src, dat) in enumerate(zip(sources, data)):
             keys = jax.random.split(jax.random.fold_in(key, j), n_tasks)
             tasks = jax.vmap(lambda k: sample_task(cfg, src, dat, k, steps))(keys)
-            out[src.name] = jax.vmap(lambda t: blur_curve(genome, t))(tasks)
+            out[src.name] = jax.vmap(lambda t: curve(cfg, genome, t))(tasks)
         return out
 
     return jax.jit(run)
 
 
-def mlp_logits(ws: list[jax.Array], x: jax.Array, fan_in_pow: float = BASELINE_FAN_IN_POW) -> jax.Array:
-    """Bias-free tanh MLP with linear output and n ** -fan_in_pow scaling: BLUR's network under backprop."""
-    for l, w in enumerate(ws):
-        x = (x @ w) * w.shape[0] ** -fan_in_pow
-        if l < len(ws) - 1:
-            x = jnp.tanh(x)
-    return x
-
-
-def mlp_loss(ws: list[jax.Array], x: jax.Array, y: jax.Array) -> jax.Array:
-    """Mean over the batch of ½‖z − t‖² with t = ±1 targets: the loss the backprop genome descends."""
-    t = 2.0 * jax.nn.one_hot(y, ws[-1].shape[1]) - 1.0
-    return 0.5 * jnp.mean(jnp.sum((mlp_logits(ws, x) - t) ** 2, -1))
+mlp_logits = optimizee.logits  # bias-free tanh MLP: BLUR's network under backprop
+mlp_loss = optimizee.loss  # ½‖z − t‖² with ±1 targets: the loss the backprop genome descends
 
 
 def mlp_run(optimizer: str, lr: jax.Array, task: Task, curve: bool = True) -> Metrics:
@@ -471,37 +436,69 @@ def tune_learning_rates(
     return out
 
 
+def meta_test_transform(agent_cfg: TrainConfig) -> TaskTransformConfig:
+    """How a meta-test lifetime presents a dataset to a learner: as it is (all classes, raw
+    inputs), except that a learner with a fixed input size (``fixed_input``: MAML, Reptile) gets
+    the inputs through a fixed Gaussian projection to its meta-training ``project_dim``."""
+    from agents.learners import learner
+
+    project = agent_cfg.blur.task_transform.project_dim if learner(agent_cfg).fixed_input else None
+    return TaskTransformConfig(classes=None, permute_labels=False, project_dim=project)
+
+
 def meta_test_curves(
-    cfg: TrainConfig, genome: Genome, src: TaskSource, lifetimes: int, steps: int, key: jax.Array, lrs: dict[str, float]
+    cfg: TrainConfig,
+    agents: list[tuple[str, TrainConfig, Genome]],
+    src: TaskSource,
+    lifetimes: int,
+    steps: int,
+    key: jax.Array,
+    lrs: dict[str, float],
+    hidden: list[int] | None = None,
 ) -> dict[str, np.ndarray]:
     """Held-out accuracy at steps 0..T, (lifetimes, T+1), for each agent on one dataset.
 
-    The dataset is used as it is (all classes, raw inputs). Lifetime l of every agent has
-    the same batches and the same initial weights (state 0 of the tied draw), so the agents
-    differ only in how they learn. ``backprop_genome`` uses SGD's tuned step: it is the
-    K=2 genome under which BLUR's rule equals that SGD, a check of the learner itself.
+    ``agents`` are (name, the run's config, its genome) of meta-trained learners; ``sgd``,
+    ``adam`` and ``backprop_genome`` are added. The meta-test network has ``hidden`` layers
+    (default ``cfg.blur.hidden``), batches of ``cfg.blur.batch_size`` and ``cfg.blur.inner_steps``
+    or ``steps`` steps. Lifetime l of every agent has the same batches and the same initial
+    weights (state 0 of the tied draw), so the agents differ only in how they learn; learners
+    with a fixed initialisation start from it instead (``meta_test_transform``).
+    ``backprop_genome`` uses SGD's tuned step: it is the K=2 genome under which BLUR's rule
+    equals that SGD, a check of the learner itself.
     """
+    from agents.learners import learner
+
+    base = dataclasses.replace(cfg.blur, hidden=list(cfg.blur.hidden if hidden is None else hidden))
+    bp_cfg = dataclasses.replace(cfg, blur=dataclasses.replace(base, states=2, tied_weights=True))
     plain = TaskTransformConfig(classes=None, permute_labels=False, project_dim=None)
-    bp_cfg = dataclasses.replace(cfg, blur=dataclasses.replace(cfg.blur, states=2, tied_weights=True))
     bp_genome = blur.backprop_genome(2, lrs["sgd"], BASELINE_FAN_IN_POW)
 
-    def run(g, data):
-        keys = jax.random.split(key, lifetimes)
-        tasks = jax.vmap(lambda k: sample_task(cfg, src, data, k, steps, plain))(keys)
-        bp_tasks = jax.vmap(lambda k: sample_task(bp_cfg, src, data, k, steps, plain))(keys)
-        return {
-            "blur": jax.vmap(lambda t: blur_curve(g, t))(tasks)["acc"],
-            "backprop_genome": jax.vmap(lambda t: blur_curve(bp_genome, t))(bp_tasks)["acc"],
-            "sgd": jax.vmap(lambda t: mlp_run("sgd", lrs["sgd"], t)["acc"])(bp_tasks),
-            "adam": jax.vmap(lambda t: mlp_run("adam", lrs["adam"], t)["acc"])(bp_tasks),
-        }
+    def task_cfg(agent_cfg: TrainConfig) -> TrainConfig:
+        if agent_cfg.model.kind != "blur":  # only BLUR reads states beyond 0
+            return bp_cfg
+        b = dataclasses.replace(base, states=agent_cfg.blur.states, tied_weights=agent_cfg.blur.tied_weights)
+        return dataclasses.replace(cfg, blur=b)
 
-    curves = jax.jit(run)(genome, src.data)
-    return {k: np.asarray(curves[k]) for k in META_TEST_AGENTS}
+    def run(genomes, data):
+        keys = jax.random.split(key, lifetimes)
+        bp_tasks = jax.vmap(lambda k: sample_task(bp_cfg, src, data, k, steps, plain))(keys)
+        out = {}
+        for (name, acfg, _), g in zip(agents, genomes):
+            tcfg, transform, curve = task_cfg(acfg), meta_test_transform(acfg), learner(acfg).curve
+            tasks = jax.vmap(lambda k: sample_task(tcfg, src, data, k, steps, transform))(keys)
+            out[name] = jax.vmap(lambda t: curve(acfg, g, t))(tasks)["acc"]
+        out["backprop_genome"] = jax.vmap(lambda t: blur_curve(bp_genome, t))(bp_tasks)["acc"]
+        out["sgd"] = jax.vmap(lambda t: mlp_run("sgd", lrs["sgd"], t)["acc"])(bp_tasks)
+        out["adam"] = jax.vmap(lambda t: mlp_run("adam", lrs["adam"], t)["acc"])(bp_tasks)
+        return out
+
+    curves = jax.jit(run)(tuple(g for _, _, g in agents), src.data)
+    return {k: np.asarray(v) for k, v in curves.items()}
 
 
 def bench(cfg: TrainConfig, generations: int = 2) -> dict[str, Any]:
-    """``sfnn bench`` for BLUR: time whole generations; an agent-step is one inner step of one member on one task."""
+    """``sfnn bench`` for dataset learners: time whole generations; an agent-step is one inner step of one member on one task."""
     import resource
 
     from agents.bench import time_generations
@@ -518,7 +515,7 @@ def bench(cfg: TrainConfig, generations: int = 2) -> dict[str, Any]:
         "population": members,
         "devices": len(trainer.devices) if cfg.blur.meta == "es" else 1,
         "backend": jax.default_backend(),
-        "model": "blur",
+        "model": cfg.model.kind,
         "meta": cfg.blur.meta,
         "genome_params": trainer.num_params,
         "agent_steps_per_generation": steps,

@@ -33,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("run_dir", type=Path)
     m.add_argument("--env", action="append", required=True, help="environment or dataset name (repeatable)")
     m.add_argument("--lifetimes", type=int, default=16, help="fresh lifetimes per environment (default 16)")
-    m.add_argument("--steps", type=int, help="BLUR runs: inner learning steps (default the run's blur.inner_steps)")
+    m.add_argument("--steps", type=int, help="dataset runs: inner learning steps (default the run's blur.inner_steps)")
+    m.add_argument("--hidden", help="dataset runs: hidden layer sizes of the meta-test network, e.g. 64 or 64,32 "
+                                    "(default the run's blur.hidden; maml and reptile keep their initialisation's)")
     m.add_argument("--out", type=Path, help="JSON output file (default RUN_DIR/meta_test.json)")
     m.add_argument("--compare", type=Path, action="append", default=[],
                    help="another run (e.g. a baseline) to evaluate on the same lifetimes (repeatable)")
@@ -110,7 +112,9 @@ def cmd_train(args) -> int:
         run_dir = args.out or default_run_dir(cfg)
         from agents.trainer import population_devices
 
-        if cfg.model.kind == "blur":
+        from agents.config import is_supervised
+
+        if is_supervised(cfg):
             from agents.blur_task import load_sources
 
             load_sources(cfg)  # fail on unreadable files or impossible class subsets before creating anything
@@ -164,7 +168,14 @@ def cmd_meta_test(args) -> int:
 
     if args.lifetimes < 1:
         return _fail("--lifetimes must be at least 1")
-    doc = meta_test(args.run_dir, args.env, args.lifetimes, args.out, steps=args.steps, compare=args.compare)
+    hidden = None
+    if args.hidden is not None:
+        try:
+            hidden = [int(h) for h in args.hidden.split(",") if h.strip()]
+        except ValueError:
+            return _fail(f"--hidden {args.hidden!r}: give layer sizes as integers, e.g. 64 or 64,32")
+    doc = meta_test(args.run_dir, args.env, args.lifetimes, args.out, steps=args.steps, compare=args.compare,
+                    hidden=hidden)
     for env, r in doc["results"].items():
         if r["metric"] == "accuracy":
             n = len(r["x"]) - 1
@@ -201,7 +212,9 @@ def cmd_bench(args) -> int:
         for key in rows:
             print(f"plot: {plot_path(args.out, key)}")
         return 0
-    if cfg.model.kind == "blur":
+    from agents.config import is_supervised
+
+    if is_supervised(cfg):
         from agents.blur_task import bench as bench_blur
 
         print(json.dumps(bench_blur(cfg, args.generations)))
@@ -246,7 +259,7 @@ def cmd_envs(args) -> int:
         print(f"{name:<30}{obs:>6}{act:>9} {kind:<10}{cap:>10}  {rng}")
     from envs.datasets import dataset_names, load_dataset
 
-    print(f"\n{'dataset (model.kind=blur)':<26}{'inputs':>8}{'classes':>9}{'examples':>10}")
+    print(f"\n{'dataset':<26}{'inputs':>8}{'classes':>9}{'examples':>10}  (model.kind blur, learned_opt, maml, reptile)")
     for name in dataset_names():
         d = load_dataset(name)
         print(f"{name:<26}{d.n_features:>8}{d.n_classes:>9}{len(d.y_train) + len(d.y_val):>10}")

@@ -22,7 +22,7 @@ class ConfigError(ValueError):
 
 @dataclass
 class ModelConfig:
-    kind: str = "sfnn"  # the learner: sfnn | blur (envs are datasets) | baselines: mlp | hebbian | rnn
+    kind: str = "sfnn"  # the learner: sfnn | vsml (envs or datasets) | baselines: mlp | hebbian | rnn; on datasets: blur | learned_opt | maml | reptile
     plasticity: str = "synapse"  # synapse | neuron (where the plastic vectors live)
     neurons: int = 32  # total neurons; hidden = neurons - obs size - action count
     channels: int = 4  # M, signal channels per neuron
@@ -70,6 +70,7 @@ class LogConfig:
     final_lifetimes: int = 16  # lifetimes of the best genome evaluated for the summary
     progress: bool = True
     render: bool = True  # brax runs: render a lifetime of the final genome (HTML + GIF) into the run directory
+    figures: bool = True  # sfnn runs: wiring graph and plastic-vector heat-map of the final genome (agents/viz.py)
 
 
 @dataclass
@@ -94,7 +95,13 @@ class TaskTransformConfig:
 
 @dataclass
 class BlurConfig:
-    """BLUR (model.kind=blur): the learner, its inner learning run, and how its genome is meta-trained."""
+    """BLUR (model.kind=blur): the learner, its inner learning run, and how its genome is meta-trained.
+
+    The task and meta-training fields (hidden, inner_steps, batch_size, tasks_per_member,
+    task_transform, objective, meta, truncation, meta_lr, grad_clip, weight_scale) apply to
+    every supervised learner (``agents.learners``: blur, learned_opt, maml, reptile, ...);
+    states, init, init_scale and tied_weights are BLUR's own.
+    """
 
     states: int = 2  # K, states per neuron
     hidden: list[int] = field(default_factory=lambda: [32])  # hidden layer sizes of the inner network
@@ -114,6 +121,45 @@ class BlurConfig:
 
 
 @dataclass
+class LearnedOptConfig:
+    """The learned optimizer (model.kind=learned_opt): a coordinate-wise LSTM, sfnn/learned_optimizer.py."""
+
+    hidden: int = 16  # LSTM units per parameter coordinate (weights shared by all coordinates)
+    lr: float = 1.0  # the SGD step it starts as (the LSTM's output layer starts at zero)
+    out_scale: float = 0.1  # the LSTM's output is multiplied by this before it is added to the update
+    preprocess: float = 10.0  # p of the gradient preprocessing (log|g|/p, sign g)
+    init_scale: float = 1.0  # LSTM weights start N(0, init_scale²/fan_in)
+    second_order: bool = False  # meta-gradient also through the optimizee's gradients (the paper drops them)
+
+
+@dataclass
+class MamlConfig:
+    """MAML (model.kind=maml): a learned initialisation adapted by inner SGD, sfnn/maml.py."""
+
+    inner_lr: float = 1.0  # SGD step of the inner (support) steps, in meta-training and at meta-test
+    first_order: bool = False  # first-order MAML: no gradient through the inner gradients
+
+
+@dataclass
+class ReptileConfig:
+    """Reptile (model.kind=reptile): the initialisation moves towards SGD-adapted weights."""
+
+    inner_lr: float = 1.0  # SGD step of the inner steps, in meta-training and at meta-test
+
+
+@dataclass
+class VsmlConfig:
+    """VSML (model.kind=vsml): one LSTM shared by every synapse, sfnn/vsml.py; the genome is that
+    LSTM alone, so its size depends on state_size and message_size only (608 at the defaults)."""
+
+    state_size: int = 8  # S, LSTM state (h and c) of every synapse
+    message_size: int = 4  # m, channels of the forward and backward messages (at least 3: reward, action, termination)
+    hidden: list[int] = field(default_factory=lambda: [16])  # environment runs: hidden layer sizes between obs and actions
+    init_scale: float = 0.5  # synapse states start N(0, init_scale²), fresh each lifetime: the random initial "weights"
+    genome_scale: float = 1.0  # starting genome: LSTM weights N(0, genome_scale²/fan_in), forget-gate bias 1
+
+
+@dataclass
 class TrainConfig:
     seed: int = 0
     envs: list[str] = field(default_factory=lambda: ["CartPole-v1"])
@@ -124,10 +170,14 @@ class TrainConfig:
     log: LogConfig = field(default_factory=LogConfig)
     parallel: ParallelConfig = field(default_factory=ParallelConfig)
     blur: BlurConfig = field(default_factory=BlurConfig)
+    learned_opt: LearnedOptConfig = field(default_factory=LearnedOptConfig)
+    maml: MamlConfig = field(default_factory=MamlConfig)
+    reptile: ReptileConfig = field(default_factory=ReptileConfig)
+    vsml: VsmlConfig = field(default_factory=VsmlConfig)
 
 
 CHOICES = {
-    "model.kind": ("sfnn", "blur", "mlp", "hebbian", "rnn"),
+    "model.kind": ("sfnn", "blur", "mlp", "hebbian", "rnn", "learned_opt", "maml", "reptile", "vsml"),
     "model.plasticity": ("synapse", "neuron"),
     "lifetime.wiring": ("fresh", "shared", "fixed"),
     "lifetime.obs_norm": ("none", "running", "fixed"),
@@ -152,6 +202,22 @@ MAXIMUM = {
     "blur.batch_size": 10**6, "blur.tasks_per_member": 10**5, "parallel.processes": 2**16,
 }  # fmt: skip
 MAX_LAYERS, MAX_LAYER_SIZE = 64, 65536  # layer lists (model.hidden, blur.hidden) and projections
+
+# which learners learn on datasets (their functions: agents.learners.SUPERVISED) and which act in environments
+SUPERVISED_KINDS = ("blur", "learned_opt", "maml", "reptile")  # envs are datasets
+EITHER_KINDS = ("vsml",)  # envs are datasets or environments, all of one sort
+
+
+def is_supervised(cfg: TrainConfig) -> bool:
+    """True when the run learns on datasets (``agents.learners``); False when it acts in environments.
+
+    A learner of ``EITHER_KINDS`` is supervised when its first env is a dataset (``validate``
+    refuses a mix of datasets and environments).
+    """
+    kind = cfg.model.kind
+    if kind in EITHER_KINDS:
+        return bool(cfg.envs) and _is_dataset_name(cfg.envs[0])
+    return kind in SUPERVISED_KINDS
 
 
 def _one_line(err: Exception) -> str:
@@ -240,19 +306,26 @@ def validate(cfg: TrainConfig) -> None:
     validate_parallel(cfg)
     if not cfg.envs:
         raise ConfigError("envs is empty: name at least one environment, e.g. envs=[CartPole-v1]")
-    if cfg.model.kind == "blur":
+    supervised = is_supervised(cfg)
+    if cfg.model.kind in EITHER_KINDS and any(_is_dataset_name(n) != supervised for n in cfg.envs):
+        raise ConfigError(f"envs={cfg.envs} mixes datasets and environments: model.kind={cfg.model.kind} "
+                          "learns on either, but all envs of one run must be of one sort")
+    if supervised:
         _validate_blur(cfg)
+        _validate_learner(cfg)
+    if cfg.model.kind == "vsml":
+        _validate_vsml(cfg)
     for key in ("inputs", "outputs"):
         if getattr(cfg.model, key) is not None and getattr(cfg.model, key) < 1:
             raise ConfigError(f"model.{key}={getattr(cfg.model, key)} must be at least 1 (or null)")
     if any(h < 1 for h in cfg.model.hidden) or not cfg.model.hidden:
         raise ConfigError(f"model.hidden={cfg.model.hidden}: give at least one layer, each of at least 1 neuron")
     _check_layer_sizes("model.hidden", cfg.model.hidden)
-    for name in cfg.envs if cfg.model.kind != "blur" else ():
+    for name in cfg.envs if not supervised else ():
         if _is_dataset_name(name):
             raise ConfigError(
-                f"{name!r} is a dataset, but model.kind={cfg.model.kind} runs on environments: "
-                "name a gymnax environment (sfnn envs lists them) or set model.kind=blur"
+                f"{name!r} is a dataset, but model.kind={cfg.model.kind} runs on environments: name a gymnax "
+                f"environment (sfnn envs lists them) or set model.kind to one of {', '.join(SUPERVISED_KINDS)}"
             )
         try:
             check_env_name(name)
@@ -264,6 +337,20 @@ def validate(cfg: TrainConfig) -> None:
         if len(rng) != 2 or not rng[1] > rng[0]:
             raise ConfigError(f"fitness.ranges.{name} must be [low, high] with high > low")
     _check_strategy_name(cfg.strategy.name)
+
+
+def _validate_vsml(cfg: TrainConfig) -> None:
+    v = cfg.vsml
+    for key, low, most in (("state_size", 1, 1024), ("message_size", 3, 1024)):
+        if not low <= getattr(v, key) <= most:
+            why = " (channels 0-2 carry reward, previous action and termination)" if key == "message_size" else ""
+            raise ConfigError(f"vsml.{key}={getattr(v, key)} must be between {low} and {most}{why}")
+    for key in ("init_scale", "genome_scale"):
+        if not getattr(v, key) > 0:
+            raise ConfigError(f"vsml.{key}={getattr(v, key)} must be positive")
+    if any(h < 1 for h in v.hidden):
+        raise ConfigError(f"vsml.hidden={v.hidden}: every hidden layer needs at least 1 neuron (or [] for none)")
+    _check_layer_sizes("vsml.hidden", v.hidden)
 
 
 def _check_layer_sizes(key: str, layers: list[int]) -> None:
@@ -290,9 +377,9 @@ def validate_parallel(cfg: TrainConfig) -> None:
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ConfigError(f"parallel.processes={par.processes} needs parallel.coordinator=HOST:PORT, the address of "
                           f"process 0 that every process can reach (e.g. localhost:12355), not {par.coordinator!r}")
-    if cfg.model.kind == "blur":
+    if is_supervised(cfg):
         raise ConfigError("parallel.processes > 1 is supported for environment learners only; "
-                          "run model.kind=blur in one process (parallel.processes=1)")
+                          f"run model.kind={cfg.model.kind} on datasets in one process (parallel.processes=1)")
 
 
 def _is_dataset_name(name: str) -> bool:
@@ -322,7 +409,7 @@ def check_dataset_name(name: str) -> None:
         return
     if name.partition(":")[0] in env_names():  # an environment, perhaps a variant (CartPole-v1:perm=3)
         raise ConfigError(
-            f"{name!r} is an environment, but model.kind=blur learns on datasets: "
+            f"{name!r} is an environment, but dataset learners (model.kind=blur, learned_opt, maml, ...) learn on datasets: "
             f"use one of {', '.join(names)}, npz:PATH or idx:IMAGES,LABELS"
         )
     close = difflib.get_close_matches(name, names, n=3, cutoff=0.4)
@@ -359,6 +446,39 @@ def _validate_blur(cfg: TrainConfig) -> None:
             raise ConfigError(f"blur.{key}={getattr(b, key)} must be positive")
 
 
+def _validate_learner(cfg: TrainConfig) -> None:
+    """Checks of the learner-specific sections (learned_opt.*, maml.*, reptile.*)."""
+    from agents.learners import SUPERVISED
+
+    kind, b, tt = cfg.model.kind, cfg.blur, cfg.blur.task_transform
+    if kind not in SUPERVISED:
+        raise ConfigError(f"model.kind={kind} cannot learn on datasets (yet): give it environments, or use one of "
+                          f"{', '.join(SUPERVISED)}")
+    if kind == "learned_opt":
+        lo = cfg.learned_opt
+        if not 1 <= lo.hidden <= 1024:
+            raise ConfigError(f"learned_opt.hidden={lo.hidden} must be between 1 and 1024")
+        for key in ("lr", "preprocess", "init_scale"):
+            if not getattr(lo, key) > 0:
+                raise ConfigError(f"learned_opt.{key}={getattr(lo, key)} must be positive")
+        if not lo.out_scale >= 0:
+            raise ConfigError(f"learned_opt.out_scale={lo.out_scale} must be 0 or positive")
+    if kind in ("maml", "reptile"):
+        lr = getattr(cfg, kind).inner_lr
+        if not lr > 0:
+            raise ConfigError(f"{kind}.inner_lr={lr} must be positive")
+        if b.meta != "gradient":
+            raise ConfigError(f"model.kind={kind} is meta-trained by (pseudo-)gradient steps: set blur.meta=gradient")
+        if tt.project_dim is None or tt.classes is None:
+            raise ConfigError(
+                f"model.kind={kind} learns an initialisation of fixed input and output sizes: set "
+                "blur.task_transform.project_dim and blur.task_transform.classes (e.g. 24 and 4)"
+            )
+        if b.truncation is not None:
+            raise ConfigError(f"blur.truncation={b.truncation} does not apply to model.kind={kind}, which "
+                              "adapts through all inner steps: leave it null")
+
+
 def _check_strategy_name(name: str) -> None:
     from evosax.algorithms import distribution_based_algorithms
 
@@ -373,6 +493,8 @@ def model_label(cfg: TrainConfig) -> str:
         return f"sfnn-{cfg.model.plasticity}"
     if cfg.model.kind == "blur":
         return f"blur-{cfg.blur.meta}"
+    if cfg.model.kind == "maml" and cfg.maml.first_order:
+        return "maml-first-order"
     return cfg.model.kind
 
 

@@ -3,10 +3,12 @@
 Environments: compares the evolved genome with itself frozen (learning off: what is learned
 versus what is built in), with random genomes, and with other runs named by ``--compare``
 (baselines, other placements), over K lifetimes with fresh wiring and the same seeds.
-BLUR: held-out accuracy after every inner step on whole datasets (other input sizes and
-class counts included) for the learned genome, the backprop genome, and an MLP of the same
-architecture and loss trained by SGD and by Adam with learning rates tuned on the
-meta-training tasks; K lifetimes differ in initial weights and batch order.
+Datasets (every learner of ``agents.learners``: blur, learned_opt, maml, reptile, ...):
+held-out accuracy after every inner step on whole datasets (other input sizes and class counts
+included) for the run's learner, the runs named by ``--compare``, the backprop genome, and an
+MLP of the same architecture and loss trained by SGD and by Adam with learning rates tuned on
+the first run's meta-training tasks; K lifetimes differ in initial weights and batch order,
+and lifetime l is the same for every agent.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from agents.config import ConfigError, TrainConfig, check_dataset_name, model_label
+from agents.config import ConfigError, TrainConfig, check_dataset_name, is_supervised, model_label
 from agents.files import write_json_atomic
 from agents.plots import lifetime_curves, safe_name
 from agents.policy import genome_template
@@ -34,20 +36,22 @@ def meta_test(
     seed: int = 20_000,
     steps: int | None = None,
     compare: list[Path] = (),
+    hidden: list[int] | None = None,
 ) -> dict[str, Any]:
     """Evaluate the run's final genome on ``envs``; writes JSON and one PNG per environment.
 
-    ``steps`` (BLUR runs only) is the number of inner learning steps; default the run's T.
-    ``compare`` are other runs (baselines, other placements) evaluated on the same
-    environments and seeds, with this run's lifetime length.
+    ``steps`` and ``hidden`` (dataset runs only): inner learning steps (default the run's T) and
+    the meta-test network's hidden layers (default the run's ``blur.hidden``). ``compare`` are
+    other runs (baselines, other placements, other dataset learners) evaluated on the same
+    environments or datasets and seeds, with this run's lifetime length or inner steps.
     """
     cfg = load_run_config(run_dir)
-    if cfg.model.kind == "blur":
-        if compare:
-            raise ConfigError("--compare applies to environment runs; a BLUR meta-test compares with sgd and adam")
-        return meta_test_blur(run_dir, cfg, envs, lifetimes, out, seed, steps)
+    if is_supervised(cfg):
+        return meta_test_supervised(run_dir, cfg, envs, lifetimes, out, seed, steps, compare, hidden)
     if steps is not None:
-        raise ConfigError("--steps applies to BLUR runs only; an SFNN lifetime's length is lifetime.episodes")
+        raise ConfigError("--steps applies to runs on datasets only; an environment lifetime's length is lifetime.episodes")
+    if hidden is not None:
+        raise ConfigError("--hidden applies to runs on datasets only; an environment learner keeps its own network")
     _check_envs(cfg, envs)
     genome = load_genome(run_dir, cfg)
     random = jax.vmap(lambda k: genome_template(cfg, k))(jax.random.split(jax.random.key(seed), lifetimes))
@@ -59,8 +63,8 @@ def meta_test(
     skipped: dict[str, dict[str, str]] = {}  # env -> agent -> why it cannot act there
     for other in compare:
         ocfg = load_run_config(other)
-        if ocfg.model.kind == "blur":
-            raise ConfigError(f"--compare {other}: a BLUR run cannot act in an environment")
+        if is_supervised(ocfg):
+            raise ConfigError(f"--compare {other}: a run on datasets (model.kind={ocfg.model.kind}) cannot act in an environment")
         ocfg.lifetime = dataclasses.replace(cfg.lifetime)  # same lifetime length and reward shaping
         name = f"{model_label(ocfg)} ({other.name})"
         if name in agents:
@@ -145,33 +149,63 @@ def log_meta_test(cfg: TrainConfig, run_dir: Path, doc: dict[str, Any], plots: d
         print(f"warning: meta-test not logged to wandb ({type(e).__name__})")
 
 
-def meta_test_blur(
-    run_dir: Path, cfg: TrainConfig, envs: list[str], lifetimes: int, out: Path | None, seed: int, steps: int | None
+def meta_test_supervised(
+    run_dir: Path,
+    cfg: TrainConfig,
+    envs: list[str],
+    lifetimes: int,
+    out: Path | None,
+    seed: int,
+    steps: int | None,
+    compare: list[Path] = (),
+    hidden: list[int] | None = None,
 ) -> dict[str, Any]:
-    """BLUR meta-test: accuracy-vs-step curves per dataset for blur, backprop_genome, sgd and adam.
+    """Accuracy-vs-step curves per dataset for this run's learner, the ``compare`` runs, the
+    backprop genome, sgd and adam, all on the same lifetimes (initial weights and batches).
 
     Datasets are loaded with split seed ``cfg.seed + 1``: synthetic teachers are then new
     tasks even for a name used in meta-training. Baseline learning rates come from a grid
-    search on the meta-training tasks at the same number of steps, recorded in the JSON.
+    search on this run's meta-training tasks at the same number of steps, recorded in the
+    JSON. Each agent's ``protocol`` line says how it met the datasets (e.g. MAML's projection).
     """
-    from agents.blur_task import load_sources, meta_test_curves, tune_learning_rates
+    from agents.blur_task import BASELINE_AGENTS, load_sources, meta_test_curves, tune_learning_rates
+    from agents.learners import learner
 
     for name in envs:
         check_dataset_name(name)
     if steps is not None and steps < 1:
         raise ConfigError(f"--steps={steps} must be at least 1")
+    if hidden is not None and (not hidden or any(not 1 <= h <= 65536 for h in hidden) or len(hidden) > 64):
+        raise ConfigError(f"--hidden {hidden}: give 1 to 64 layer sizes between 1 and 65536, e.g. 64 or 64,32")
     steps = steps or cfg.blur.inner_steps
-    genome = load_genome(run_dir, cfg)
+    main = cfg.model.kind
+    agents = [(main, cfg, load_genome(run_dir, cfg), run_dir)]
+    for other in compare:
+        ocfg = load_run_config(other)
+        if not is_supervised(ocfg):
+            raise ConfigError(f"--compare {other}: model.kind={ocfg.model.kind} acts in environments; "
+                              f"compare {run_dir} with runs on datasets")
+        name = f"{model_label(ocfg)} ({other.name})"
+        if name in {a[0] for a in agents}:
+            name = f"{model_label(ocfg)} ({other})"
+        agents.append((name, ocfg, load_genome(other, ocfg), other))
     sources = load_sources(cfg, list(envs), seed=cfg.seed + 1)
     tuned = tune_learning_rates(cfg, load_sources(cfg), steps)
     lrs = {k: v["lr"] for k, v in tuned.items()}
     out = out or run_dir / "meta_test.json"
     base = jax.random.fold_in(jax.random.key(cfg.seed), seed)
+    net_hidden = list(cfg.blur.hidden if hidden is None else hidden)
+    protocols = {name: learner(acfg).protocol(acfg) for name, acfg, _, _ in agents}
+    protocols.update({
+        "backprop_genome": "BLUR's K=2 genome that equals SGD, at SGD's tuned step",
+        "sgd": f"plain SGD at lr {lrs['sgd']} (tuned on {run_dir.name}'s meta-training tasks at {steps} steps)",
+        "adam": f"Adam at lr {lrs['adam']} (tuned on {run_dir.name}'s meta-training tasks at {steps} steps)",
+    })  # fmt: skip
+    labels = {"blur": "blur (meta-trained rule)", "backprop_genome": "backprop_genome (same steps as sgd)"}
     results: dict[str, Any] = {}
     for src in sources:
         key = jax.random.fold_in(base, zlib.crc32(src.name.encode()) & 0x7FFFFFFF)
-        curves = meta_test_curves(cfg, genome, src, lifetimes, steps, key, lrs)
-        labels = {"blur": "blur (meta-trained rule)", "backprop_genome": "backprop_genome (same steps as sgd)"}
+        curves = meta_test_curves(cfg, [a[:3] for a in agents], src, lifetimes, steps, key, lrs, net_hidden)
         png = lifetime_curves(
             {labels.get(a, a): c for a, c in curves.items()},
             out.with_name(f"{out.stem}_{safe_name(src.name)}.png"),
@@ -188,7 +222,12 @@ def meta_test_blur(
             "n_features": src.n_features,
             "n_classes": src.n_classes,
             "used_in_meta_training": src.name in cfg.envs,
+            "used_in_meta_training_by": [name for name, acfg, _, _ in agents if src.name in acfg.envs],
         }
-    doc = {"run": str(run_dir), "lifetimes": lifetimes, "steps": steps, "learning_rates": tuned, "results": results}
+    doc = {
+        "run": str(run_dir), "model": model_label(cfg), "lifetimes": lifetimes, "steps": steps,
+        "hidden": net_hidden, "compare": [str(c) for c in compare], "learning_rates": tuned,
+        "protocols": protocols, "agent_order": [a[0] for a in agents] + list(BASELINE_AGENTS), "results": results,
+    }  # fmt: skip
     write_json_atomic(out, doc, indent=1)
     return doc

@@ -5,7 +5,8 @@ output values become actions (the argmax, or for continuous actions the values i
 scaled to the environment's bounds), and the population layout is decided: the fast path
 keeps the population as the last axis (``sfnn.population``); ``impl="reference"`` vmaps the
 readable single-agent ``sfnn.network.step`` and exists to check the fast path. The baselines
-(``sfnn.baselines``: mlp, hebbian, rnn) are small enough to be vmapped as they are.
+(``sfnn.baselines``: mlp, hebbian, rnn) are vmapped as they are; VSML (``sfnn.vsml``) has both
+a population-last fast path and a vmapped reference.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import jax.numpy as jnp
 
 from agents.config import TrainConfig
 from envs.registry import EnvAdapter, random_play
-from sfnn import Genome, SFNNSpec, Topology, baselines, init_genome, init_state, step
+from sfnn import Genome, SFNNSpec, Topology, baselines, init_genome, init_state, step, vsml
 from sfnn.population import init_population_state, population_step, to_population_last
 
 
@@ -76,6 +77,9 @@ def genome_template(cfg: TrainConfig, key: jax.Array | None = None) -> Genome:
     key = jax.random.key(0) if key is None else key
     if cfg.model.kind in baselines.BASELINES:
         return baselines.init_params(key, baseline_spec(cfg))
+    if cfg.model.kind == "vsml":  # one shared LSTM: serves every environment, like an SFNN genome
+        v = cfg.vsml
+        return vsml.init_genome(key, v.state_size, v.message_size, v.genome_scale)
     return init_genome(key, cfg.model.channels)
 
 
@@ -83,6 +87,8 @@ def make_policy(cfg: TrainConfig, env: EnvAdapter, genomes: Genome, learn: bool 
     """The batch policy of the configured learner for ``env``."""
     if cfg.model.kind in baselines.BASELINES:
         return BaselinePolicy(cfg, env, genomes, learn)
+    if cfg.model.kind == "vsml":
+        return VsmlPolicy(cfg, env, genomes, learn, impl)
     return BatchPolicy(cfg, env, genomes, learn, impl)
 
 
@@ -229,4 +235,43 @@ class BaselinePolicy:
         out, state = jax.vmap(
             lambda g, s, o, r, t: baselines.step(g, self.spec, s, o, r, t, n, self.learn, cont)
         )(self.genomes, state, obs, reward, terminated)
+        return env_actions(self.env, out), wrap(state)
+
+
+class VsmlPolicy:
+    """B VSML agents (``sfnn.vsml``); same interface as ``BatchPolicy``.
+
+    The network is [obs size, *vsml.hidden, action count] for this environment: the genome (the
+    shared LSTM) fits any sizes, so no padding is needed. Every lifetime starts from random
+    synapse states drawn from its wiring key (so ``lifetime.wiring`` decides whether lifetimes
+    share them, as it does for SFNN wirings); ``learn=False`` keeps them there (sfnn/vsml.py).
+    The fast path keeps the population last (``vsml.population_rl_step``); ``impl="reference"``
+    vmaps the single-agent ``vsml.rl_step``.
+    """
+
+    def __init__(self, cfg: TrainConfig, env: EnvAdapter, genomes: Genome, learn: bool = True, impl: str = "fast"):
+        v = cfg.vsml
+        self.sizes = (env.obs_size, *v.hidden, env.n_actions)
+        self.v, self.env, self.lt, self.learn, self.impl = v, env, cfg.lifetime, learn, impl
+        self.pre = ObsPipeline(cfg.lifetime, env)
+        # re-laid out once per lifetime, never inside the step loop
+        self.genomes = vsml.to_population_last(genomes) if impl == "fast" else genomes
+
+    def init(self, keys: jax.Array) -> Any:
+        v = self.v
+        net = jax.vmap(lambda k: vsml.init_rl_state(k, self.sizes, v.state_size, v.message_size, v.init_scale))(keys)
+        if self.impl == "fast":
+            net = vsml.to_population_last(net)
+        return self.pre.init(net, keys.shape[0], self.env.obs_size)
+
+    def step(self, state: Any, obs: jax.Array, reward: jax.Array, terminated: jax.Array):
+        state, obs, wrap = self.pre(state, obs)
+        reward = shaped_reward(self.lt, reward, terminated)
+        n, cont = self.env.n_actions, self.env.continuous
+        if self.impl == "fast":
+            out, state = vsml.population_rl_step(self.genomes, state, obs.T, reward, terminated, n, self.learn, cont)
+            return env_actions(self.env, out.T), wrap(state)
+        out, state = jax.vmap(lambda g, s, o, r, t: vsml.rl_step(g, s, o, r, t, n, self.learn, cont))(
+            self.genomes, state, obs, reward, terminated
+        )
         return env_actions(self.env, out), wrap(state)

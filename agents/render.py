@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from agents.config import ConfigError, TrainConfig
+from agents.config import ConfigError, TrainConfig, is_supervised
 from agents.plots import safe_name
 from agents.policy import make_policy
 from envs.brax_env import brax_env_for
@@ -141,8 +141,9 @@ def render_run(run_dir: Path, env_name: str | None = None, seed: int = 0) -> dic
     from agents.run import load_genome, load_run_config
 
     cfg = load_run_config(run_dir)
-    if cfg.model.kind == "blur":
-        raise ConfigError(f"{run_dir} is a BLUR run: only agents acting in a brax environment can be rendered")
+    if is_supervised(cfg):
+        raise ConfigError(f"{run_dir} learns on datasets (model.kind={cfg.model.kind}): only agents acting in a brax "
+                          "environment can be rendered")
     if env_name is None:
         env_name = next((e for e in cfg.envs if e.startswith("brax/")), None)
         if env_name is None:

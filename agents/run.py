@@ -23,7 +23,7 @@ from jax.flatten_util import ravel_pytree
 from tqdm.auto import tqdm
 
 from agents import checkpoint as ckpt
-from agents.config import ConfigError, TrainConfig, load_config, model_label, save_config, to_dict
+from agents.config import ConfigError, TrainConfig, is_supervised, load_config, model_label, save_config, to_dict
 from agents.evaluate import env_tasks, population_fitness
 from agents.files import savez_atomic, write_json_atomic, write_text_atomic
 from agents.fitness import combine_envs, lifetime_fitness
@@ -386,7 +386,7 @@ def finish(
     Candidates are the best single evaluation seen by the ES and the ES mean; the best
     single score is often a lucky wiring, so the choice is made on new lifetimes.
     """
-    if cfg.model.kind == "blur":
+    if is_supervised(cfg):
         return finish_blur(cfg, trainer, state, metrics, run_dir, logger)
     n = cfg.log.final_lifetimes
     candidates = {"es_best": trainer.best_genome(state), "es_mean": trainer.mean_genome(state)}
@@ -415,6 +415,7 @@ def finish(
     rollout = _render_brax(cfg, run_dir)
     if rollout:
         plots["rollout_gif"] = rollout["gif"]
+    plots.update(_sfnn_figures(cfg, candidates[chosen], run_dir))
     logger.images(plots)
     valid = [m for m in metrics if m["best_fitness"] is not None]
     return _write_summary(
@@ -437,6 +438,20 @@ def _render_brax(cfg: TrainConfig, run_dir: Path) -> dict[str, Any] | None:
     except Exception as e:  # noqa: BLE001 - rendering is a by-product of the run
         _warn(f"rollout not rendered ({ckpt.one_line(e)}); try sfnn render {run_dir}")
         return None
+
+
+def _sfnn_figures(cfg: TrainConfig, genome: Genome, run_dir: Path) -> dict[str, str]:
+    """SFNN runs: the wiring graph and plastic-vector heat-map of the final genome (``agents.viz``);
+    a figure that fails is a warning, never the end of a finished run."""
+    if cfg.model.kind != "sfnn" or not cfg.log.figures:
+        return {}
+    try:
+        from agents.viz import run_figures
+
+        return run_figures(cfg, genome, run_dir)
+    except Exception as e:  # noqa: BLE001 - figures are a by-product of the run
+        _warn(f"wiring and plastic-state figures not drawn ({ckpt.one_line(e)})")
+        return {}
 
 
 def _write_summary(
@@ -472,7 +487,8 @@ def _generation_times(metrics: list[dict[str, Any]]) -> dict[str, float]:
 def finish_blur(
     cfg: TrainConfig, trainer: Trainer, state: Any, metrics: list[dict[str, Any]], run_dir: Path, logger: _Wandb
 ) -> dict[str, Any]:
-    """BLUR's finish: choose the final genome on fresh tasks; save genomes, plots and summary.json.
+    """A dataset learner's finish (BLUR and the rest of ``agents.learners``): choose the final
+    genome on fresh tasks; save genomes, plots and summary.json.
 
     Candidates are the search's current genome and its best one (ES: mean and best single
     evaluation; gradient: last and best-generation genome). Each learns on
@@ -498,7 +514,8 @@ def finish_blur(
         scores[name] = round(score, 4) if np.isfinite(score) else None  # diverged on some task
     chosen = max(candidates, key=lambda k: -np.inf if scores[k] is None else scores[k])
     save_genomes(run_dir / "genomes.npz", {"best": candidates[chosen], **candidates})
-    title = f"{'+'.join(cfg.envs)} · BLUR K={cfg.blur.states}, meta={cfg.blur.meta}"
+    title = f"{'+'.join(cfg.envs)} · " + (f"BLUR K={cfg.blur.states}, meta={cfg.blur.meta}" if cfg.model.kind == "blur"
+                                         else f"{model_label(cfg)}, meta={cfg.blur.meta}")
     plots = {"training_curve": str(training_curve(metrics, run_dir / "training_curve.png", title))}
     per_dataset = {}
     for ds, c in curves[chosen].items():
@@ -523,7 +540,7 @@ def finish_blur(
     logger.images(plots)
     return _write_summary(
         run_dir, cfg, trainer, metrics, cfg.strategy.population if trainer.es is not None else 1,
-        model="blur", meta=cfg.blur.meta, objective=cfg.blur.objective, inner_steps=steps,
+        model=cfg.model.kind, meta=cfg.blur.meta, objective=cfg.blur.objective, inner_steps=steps,
         final_genome=chosen, final_genome_fitness=scores, final_tasks_per_dataset=n,
         per_dataset=per_dataset, plots=plots,
     )

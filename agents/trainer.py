@@ -5,9 +5,10 @@ function of (seed, config) and a resumed run repeats an uninterrupted one exactl
 minimises; ``evosax_fitness`` is the one place where the sign is flipped.
 
 The learner decides only how a population is evaluated: SFNN lifetimes in environments
-(``agents.evaluate``) or BLUR inner learning runs on dataset tasks (``agents.blur_task``).
-BLUR with ``blur.meta=gradient`` replaces ask/tell by an Adam step through the unrolled inner
-loop, behind the same ``generation(state, gen)`` so that runs, checkpoints and resume are shared.
+(``agents.evaluate``) or inner learning runs on dataset tasks (``agents.blur_task``, for every
+learner of ``agents.learners``). ``blur.meta=gradient`` replaces ask/tell by an Adam step on the
+learner's meta-gradient, behind the same ``generation(state, gen)`` so that runs, checkpoints
+and resume are shared.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import optax
 from evosax.algorithms import distribution_based_algorithms
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from agents.config import ConfigError, TrainConfig
+from agents.config import ConfigError, TrainConfig, is_supervised
 from agents.evaluate import env_tasks, population_fitness
 from agents.policy import genome_template
 from sfnn import Genome, genome_size
@@ -62,10 +63,10 @@ def make_strategy(name: str, population: int, template: Genome, sigma: float):
 
 def template_genome(cfg: TrainConfig, key: jax.Array | None = None) -> Any:
     """A genome of the configured learner (``model.kind``); with ``key``, a random starting one."""
-    if cfg.model.kind == "blur":
-        from agents.blur_task import genome_template as blur_template
+    if is_supervised(cfg):
+        from agents.learners import learner
 
-        return blur_template(cfg, key)
+        return learner(cfg).template(cfg, key)
     return genome_template(cfg, key)
 
 
@@ -97,7 +98,7 @@ def population_devices(cfg: TrainConfig) -> list[jax.Device]:
         if fewest < n:
             raise ConfigError(f"parallel.devices={n} but some process has only {fewest} device(s)")
         devices = [d for p in sorted(per) for d in per[p][:n]]
-    uses_es = cfg.model.kind != "blur" or cfg.blur.meta == "es"
+    uses_es = not is_supervised(cfg) or cfg.blur.meta == "es"
     if uses_es and cfg.strategy.population % len(devices):
         n = len(devices)
         where = f"parallel.devices={n // procs} on each of {procs} processes" if procs > 1 else f"parallel.devices={n}"
@@ -110,8 +111,8 @@ def population_devices(cfg: TrainConfig) -> list[jax.Device]:
 class Trainer:
     """What a run needs from its learner: a starting state, a generation step, and the genomes in a state.
 
-    ``tasks`` are the SFNN environments (``EnvTask``) or the BLUR datasets (``TaskSource``);
-    ``es`` is None for BLUR's gradient meta-training, whose state holds the genome itself.
+    ``tasks`` are the SFNN environments (``EnvTask``) or the datasets (``TaskSource``) of a
+    supervised learner; ``es`` is None for gradient meta-training, whose state holds the genome itself.
     """
 
     cfg: TrainConfig
@@ -129,7 +130,7 @@ class Trainer:
         run_key = jax.random.key(cfg.seed)
         devices = population_devices(cfg)
         data: Any = ()
-        if cfg.model.kind == "blur":
+        if is_supervised(cfg):
             from agents import blur_task
 
             tasks = blur_task.load_sources(cfg)

@@ -22,7 +22,13 @@ TINY = [
     "log.final_lifetimes=2",
     "log.progress=false",
     "log.checkpoint_every=1",
+    "log.figures=false",  # wiring and plastic-state figures cost a compile; tests/test_viz.py turns them on
 ]
+
+
+# XLA flags for smoke runs, which are mostly compilation: its cheapest backend settings halve it (a
+# 3-generation CartPole run: 70 s -> 33 s on 2 busy cores) at the price of slower, bitwise-different programs
+FAST_COMPILE = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
 
 
 def run_cli(*args: str, timeout: int = 300, env: dict | None = None) -> subprocess.CompletedProcess:
