@@ -6,6 +6,13 @@ import sys
 from pathlib import Path
 
 os.environ.setdefault("WANDB_SILENT", "true")
+# Tests check behaviour (learning happens, files, exit codes, exact resume between two runs of the
+# same build), never figures of the optimised programs; most of their time is XLA compilation, and
+# its cheapest backend settings halve it (a 3-generation CartPole run: 70 s -> 33 s on 2 busy cores).
+# Results then differ from an optimised build in the last bits, so the flags go to every process of
+# the suite alike (in-process JAX and the sfnn commands it starts); XLA_FLAGS set outside wins.
+FAST_COMPILE = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
+os.environ.setdefault("XLA_FLAGS", FAST_COMPILE)
 
 import pytest  # noqa: E402
 
@@ -24,11 +31,6 @@ TINY = [
     "log.checkpoint_every=1",
     "log.figures=false",  # wiring and plastic-state figures cost a compile; tests/test_viz.py turns them on
 ]
-
-
-# XLA flags for smoke runs, which are mostly compilation: its cheapest backend settings halve it (a
-# 3-generation CartPole run: 70 s -> 33 s on 2 busy cores) at the price of slower, bitwise-different programs
-FAST_COMPILE = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
 
 
 def run_cli(*args: str, timeout: int = 300, env: dict | None = None) -> subprocess.CompletedProcess:

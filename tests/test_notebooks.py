@@ -4,7 +4,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from conftest import FAST_COMPILE, ROOT
+from conftest import ROOT
 
 NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
@@ -30,7 +30,6 @@ def test_notebook_runs_at_small_settings(path, tmp_path, monkeypatch):
     monkeypatch.setenv("SFNN_NOTEBOOK_SMALL", "1")
     monkeypatch.setenv("TMPDIR", str(tmp_path))  # the notebooks' tempfile.mkdtemp lands here
     monkeypatch.setenv("WANDB_MODE", "disabled")
-    monkeypatch.setenv("XLA_FLAGS", FAST_COMPILE)  # the kernel and the sfnn commands it starts inherit it
     before = sorted(p.name for p in NOTEBOOK_DIR.iterdir())
     nb = nbformat.read(path, as_version=4)
     # raises CellExecutionError, naming the cell and the exception, if any cell fails

@@ -9,7 +9,7 @@ import pytest
 from agents import viz
 from agents.config import load_config
 from agents.policy import genome_template, make_policy, sfnn_spec
-from conftest import FAST_COMPILE, ROOT, TINY
+from conftest import ROOT, TINY
 from envs.lifetime import run_lifetimes
 from envs.registry import make_env
 
@@ -86,7 +86,7 @@ def test_wiring_graph_draws_sampled_wirings(tmp_path):
 
 def test_sfnn_train_saves_figures_and_lists_them(tmp_path, cli):
     out = tmp_path / "run"
-    r = cli("train", "configs/cartpole.yaml", *TINY, "log.figures=true", "--out", str(out), env={"XLA_FLAGS": FAST_COMPILE})
+    r = cli("train", "configs/cartpole.yaml", *TINY, "log.figures=true", "--out", str(out))
     assert r.returncode == 0, r.stderr
     plots = json.loads((out / "summary.json").read_text())["plots"]  # the dict finish logs to wandb
     for name in ("wiring", "plastic_CartPole-v1"):
