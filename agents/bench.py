@@ -83,8 +83,7 @@ def bench(cfg: TrainConfig, generations: int = 2) -> dict[str, Any]:
         "devices": len(trainer.devices),
         "backend": jax.default_backend(),
         "model": model_label(cfg),
-        "neurons": cfg.model.neurons,
-        "channels": cfg.model.channels,
+        **model_sizes(cfg),
         "genome_params": trainer.num_params,
         "envs": topo,
         "env_time_share": round(env_share, 3),  # environment stepping (and auto-reset)
@@ -92,3 +91,13 @@ def bench(cfg: TrainConfig, generations: int = 2) -> dict[str, Any]:
         "agent_steps_per_generation": steps,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
+
+
+def model_sizes(cfg: TrainConfig) -> dict[str, Any]:
+    """The size fields of the configured learner for the benchmark line (each kind has its own)."""
+    m = cfg.model
+    if m.kind == "sfnn":
+        return {"neurons": m.neurons, "channels": m.channels, "plasticity": m.plasticity}
+    if m.kind == "vsml":
+        return {"hidden": list(cfg.vsml.hidden), "state_size": cfg.vsml.state_size, "message_size": cfg.vsml.message_size}
+    return {"hidden": list(m.hidden)}  # baselines (mlp, hebbian, rnn)

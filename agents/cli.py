@@ -257,9 +257,10 @@ def cmd_envs(args) -> int:
             kind = "continuous" if e.continuous else "discrete"
         rng = estimated if rr is None else f"[{rr[0]:g}, {rr[1]:g}]"
         print(f"{name:<30}{obs:>6}{act:>9} {kind:<10}{cap:>10}  {rng}")
+    from agents.config import EITHER_KINDS, SUPERVISED_KINDS
     from envs.datasets import dataset_names, load_dataset
 
-    print(f"\n{'dataset':<26}{'inputs':>8}{'classes':>9}{'examples':>10}  (model.kind blur, learned_opt, maml, reptile)")
+    print(f"\n{'dataset':<26}{'inputs':>8}{'classes':>9}{'examples':>10}  (model.kind {', '.join(SUPERVISED_KINDS + EITHER_KINDS)})")
     for name in dataset_names():
         d = load_dataset(name)
         print(f"{name:<26}{d.n_features:>8}{d.n_classes:>9}{len(d.y_train) + len(d.y_val):>10}")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from agents.config import ConfigError, TrainConfig, check_dataset_name, is_supervised, model_label
@@ -55,10 +56,14 @@ def meta_test(
     _check_envs(cfg, envs)
     genome = load_genome(run_dir, cfg)
     random = jax.vmap(lambda k: genome_template(cfg, k))(jax.random.split(jax.random.key(seed), lifetimes))
+    # the evolved and the random genomes live the same lifetimes (ids repeat) in one compiled call
+    both = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), repeat_genome(genome, lifetimes), random)
+    ids = np.tile(np.arange(lifetimes), 2)
+    joint = _returns(cfg, both, envs, seed, lifetime_ids=ids)
     agents = {  # keys: "evolved" (this run's genome), "frozen" (learning off), "random" (random genomes)
-        "evolved": _returns(cfg, repeat_genome(genome, lifetimes), envs, seed),
+        "evolved": {k: v[:lifetimes] if k != "skipped" else v for k, v in joint.items()},
         "frozen": _returns(cfg, repeat_genome(genome, lifetimes), envs, seed, learn=False),
-        "random": _returns(cfg, random, envs, seed),
+        "random": {k: v[lifetimes:] for k, v in joint.items() if k != "skipped"},
     }
     skipped: dict[str, dict[str, str]] = {}  # env -> agent -> why it cannot act there
     for other in compare:
@@ -107,13 +112,15 @@ def _check_envs(cfg: TrainConfig, envs: list[str]) -> None:
     validate(check)
 
 
-def _returns(cfg: TrainConfig, genomes: Any, envs: list[str], seed: int, learn: bool = True) -> dict[str, Any]:
-    """Per-env returns of ``genomes``; an env the learner cannot act in (a baseline genome too
-    small for its observations or actions) is listed under "skipped" with the reason."""
+def _returns(
+    cfg: TrainConfig, genomes: Any, envs: list[str], seed: int, learn: bool = True, lifetime_ids: Any = None
+) -> dict[str, Any]:
+    """Per-env returns of ``genomes`` (``lifetime_ids`` as in ``evaluate_lifetimes``); an env the
+    learner cannot act in (a baseline genome too small for it) is listed under "skipped" with the reason."""
     out: dict[str, Any] = {}
     for env in envs:
         try:
-            out.update(evaluate_lifetimes(cfg, genomes, [env], seed, learn=learn))
+            out.update(evaluate_lifetimes(cfg, genomes, [env], seed, learn=learn, lifetime_ids=lifetime_ids))
         except ValueError as e:
             out.setdefault("skipped", {})[env] = str(e)
     return out
