@@ -255,13 +255,13 @@ class VsmlPolicy:
         self.v, self.env, self.lt, self.learn, self.impl = v, env, cfg.lifetime, learn, impl
         self.pre = ObsPipeline(cfg.lifetime, env)
         # re-laid out once per lifetime, never inside the step loop
-        self.genomes = vsml.to_population_last(genomes) if impl == "fast" else genomes
+        self.genomes = to_population_last(genomes) if impl == "fast" else genomes
 
     def init(self, keys: jax.Array) -> Any:
         v = self.v
         net = jax.vmap(lambda k: vsml.init_rl_state(k, self.sizes, v.state_size, v.message_size, v.init_scale))(keys)
         if self.impl == "fast":
-            net = vsml.to_population_last(net)
+            net = to_population_last(net)
         return self.pre.init(net, keys.shape[0], self.env.obs_size)
 
     def step(self, state: Any, obs: jax.Array, reward: jax.Array, terminated: jax.Array):

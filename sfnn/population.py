@@ -37,7 +37,7 @@ def init_population_state(keys: jax.Array, spec: SFNNSpec) -> PlasticState:
     return to_population_last(jax.vmap(lambda k: init_state(k, spec))(keys))
 
 
-def _mm(x: jax.Array, w: jax.Array) -> jax.Array:
+def pmm(x: jax.Array, w: jax.Array) -> jax.Array:
     """Σ_k x[..., k, :] · w[k]: x (..., K, P), w (K, N, P) -> (..., N, P), as multiply-adds."""
     acc = x[..., 0, None, :] * w[0]
     for k in range(1, w.shape[0]):
@@ -51,16 +51,16 @@ def _unit(g: Genome, t: int, s: jax.Array) -> jax.Array:
     # it does not stop that fusion (no barrier is left in the optimised HLO); callers whose
     # ``s`` is an expensive sum materialise it themselves (``_materialize``, synapse placement).
     s = jax.lax.optimization_barrier(s)
-    return jnp.tanh(_mm(s, g["neuron"]["kernel"][t]) + g["neuron"]["bias"][t])
+    return jnp.tanh(pmm(s, g["neuron"]["kernel"][t]) + g["neuron"]["bias"][t])
 
 
 def _gru_terms(g: Genome, t: int, pre: jax.Array, post: jax.Array, reward: jax.Array, m: int):
     w = g["gru"]["input_kernel"][t]
-    return _mm(pre, w[:m]), _mm(post, w[m : 2 * m]), reward * w[2 * m] + g["gru"]["input_bias"][t]
+    return pmm(pre, w[:m]), pmm(post, w[m : 2 * m]), reward * w[2 * m] + g["gru"]["input_bias"][t]
 
 
 def _gru(g: Genome, t: int, gx: jax.Array, h: jax.Array, m: int) -> jax.Array:
-    gh = _mm(h, g["gru"]["hidden_kernel"][t])
+    gh = pmm(h, g["gru"]["hidden_kernel"][t])
     r = jax.nn.sigmoid(gx[..., :m, :] + gh[..., :m, :])
     z = jax.nn.sigmoid(gx[..., m : 2 * m, :] + gh[..., m : 2 * m, :])
     n = jnp.tanh(gx[..., 2 * m :, :] + r * (gh[..., 2 * m :, :] + g["gru"]["hidden_bias_n"][t]))

@@ -68,6 +68,7 @@ import jax
 import jax.numpy as jnp
 
 from sfnn import blur
+from sfnn.population import pmm
 
 Genome = dict[str, jax.Array]
 State = dict[str, Any]  # {"h": [per layer (n_in, n_out, S)], "c": [...]} (RL adds "fwd", "prev_action")
@@ -286,25 +287,12 @@ def rl_step(
 # that both give the same numbers.
 
 
-def to_population_last(tree: Any) -> Any:
-    """Leading population axis -> last axis, for every leaf."""
-    return jax.tree.map(lambda x: jnp.moveaxis(x, 0, -1), tree)
-
-
-def _pmm(x: jax.Array, w: jax.Array) -> jax.Array:
-    """x (..., K, P) times w (K, J, P) -> (..., J, P), agent by agent, as K multiply-adds."""
-    acc = x[..., 0:1, :] * w[0]
-    for k in range(1, w.shape[0]):
-        acc = acc + x[..., k : k + 1, :] * w[k]
-    return acc
-
-
 def _pcell(genome: Genome, h: jax.Array, c: jax.Array, fwd: jax.Array, bwd: jax.Array | None):
     """``_cell`` for h, c (n_in, n_out, S, P), fwd (n_in, m, P), bwd (n_out, m, P) or None."""
     S = genome["wh"].shape[0]
-    gates = _pmm(h, genome["wh"]) + genome["b"] + _pmm(fwd, genome["wx_f"])[:, None]
+    gates = pmm(h, genome["wh"]) + genome["b"] + pmm(fwd, genome["wx_f"])[:, None]
     if bwd is not None:
-        gates = gates + _pmm(bwd, genome["wx_b"])[None]
+        gates = gates + pmm(bwd, genome["wx_b"])[None]
     i, f, g, o = (gates[..., k * S : (k + 1) * S, :] for k in range(4))
     c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
     return jax.nn.sigmoid(o) * jnp.tanh(c), c
@@ -321,7 +309,7 @@ def population_rl_step(
     continuous: bool = False,
 ) -> tuple[jax.Array, State]:
     """``rl_step`` for P agents, population last: obs (d, P), reward and terminated (P,);
-    genome and state as ``to_population_last`` makes them. Returns (outputs (n_out, P), state)."""
+    genome and state as ``sfnn.population.to_population_last`` makes them. Returns (outputs (n_out, P), state)."""
     m = genome["p_f"].shape[1]
     hs, cs = list(state["h"]), list(state["c"])
     if learn:  # backward tick: feedback about the previous action
@@ -330,12 +318,12 @@ def population_rl_step(
         bwd = top.at[:, 2].set(jnp.broadcast_to(terminated.astype(jnp.float32), state["prev_action"].shape))
         for l in range(len(hs) - 1, -1, -1):
             hs[l], cs[l] = _pcell(genome, hs[l], cs[l], state["fwd"][l], bwd)
-            bwd = _pmm(jnp.sum(hs[l], axis=1), genome["p_b"]) * hs[l].shape[1] ** -0.5
+            bwd = pmm(jnp.sum(hs[l], axis=1), genome["p_b"]) * hs[l].shape[1] ** -0.5
     fwd = jnp.zeros(obs.shape[:1] + (m,) + obs.shape[1:], jnp.float32).at[:, 0].set(obs)
     fwds, new_h, new_c = [fwd], [], []
     for h, c in zip(hs, cs):  # forward tick: read the observation
         h, c = _pcell(genome, h, c, fwd, None)
-        fwd = _pmm(jnp.sum(h, axis=0), genome["p_f"]) * h.shape[0] ** -0.5
+        fwd = pmm(jnp.sum(h, axis=0), genome["p_f"]) * h.shape[0] ** -0.5
         fwds.append(fwd)
         new_h.append(h)
         new_c.append(c)

@@ -14,6 +14,7 @@ from agents.config import ConfigError, load_config
 from agents.policy import genome_template
 from agents.trainer import evosax_fitness, make_strategy
 from sfnn import genome_size, vsml
+from sfnn.population import to_population_last
 
 CONFIG = "configs/cartpole_vsml.yaml"
 # smaller still than TINY: a 4-unit hidden layer, short episodes, SNES (no covariance to compile)
@@ -81,7 +82,7 @@ def test_population_last_fast_path_equals_vmapped_reference(learn, continuous):
     P, sizes = 5, [4, 6, 3]
     gs = jax.vmap(vsml.init_genome)(jax.random.split(jax.random.key(0), P))
     ref = jax.vmap(lambda k: vsml.init_rl_state(k, sizes, 8, 4))(jax.random.split(jax.random.key(1), P))
-    fast, gp = vsml.to_population_last(ref), vsml.to_population_last(gs)
+    fast, gp = to_population_last(ref), to_population_last(gs)
     ref_step = jax.jit(jax.vmap(lambda g, s, o, r, t: vsml.rl_step(g, s, o, r, t, 2, learn, continuous)))
     fast_step = jax.jit(lambda s, o, r, t: vsml.population_rl_step(gp, s, o, r, t, 2, learn, continuous))
     for t in range(3):
@@ -90,7 +91,7 @@ def test_population_last_fast_path_equals_vmapped_reference(learn, continuous):
         out_ref, ref = ref_step(gs, ref, obs, rew, term)
         out_fast, fast = fast_step(fast, obs.T, rew, term)
         np.testing.assert_allclose(out_fast.T, out_ref, rtol=1e-4, atol=1e-5)
-    for a, b in zip(jax.tree.leaves(vsml.to_population_last(ref)), jax.tree.leaves(fast), strict=True):
+    for a, b in zip(jax.tree.leaves(to_population_last(ref)), jax.tree.leaves(fast), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
