@@ -149,9 +149,12 @@ def cmd_train(args) -> int:
     assert summary is not None
     print(f"done in {summary['wall_s']:.0f} s; best generation fitness {summary['best_fitness']:.3f}")
     for env, s in summary.get("per_env", {}).items():
+        where = "fresh lifetimes" if s["wiring"] == "fresh" else "lifetimes on the run's own wiring"
         print(f"{env}: final genome mean return per episode over "
-              f"{summary['final_lifetimes']} fresh lifetimes: {s['episode_returns_mean']}")
+              f"{summary['final_lifetimes']} {where}: {s['episode_returns_mean']}")
         print(f"{env}: same genome, learning off: {s['frozen_episode_returns_mean']}")
+        if "fresh_wiring_episode_returns_mean" in s:
+            print(f"{env}: same genome on fresh wirings: {s['fresh_wiring_episode_returns_mean']}")
     for ds, s in summary.get("per_dataset", {}).items():
         print(f"{ds}: held-out accuracy after {summary['inner_steps']} steps on "
               f"{summary['final_tasks_per_dataset']} fresh tasks: {s['accuracy_after_T']:.3f} "

@@ -85,8 +85,15 @@ def lifetime_keys(cfg: TrainConfig, run_key: jax.Array, gen_key: jax.Array, memb
         return jax.random.split(base[0], n), jax.random.split(base[1], n)
     env_keys = jax.random.split(jax.random.fold_in(member_key, 1), n)
     if scheme == "fixed":
-        return jax.random.split(jax.random.fold_in(run_key, 7), n), env_keys
+        return fixed_wiring_keys(run_key, n), env_keys
     return jax.random.split(jax.random.fold_in(member_key, 0), n), env_keys
+
+
+def fixed_wiring_keys(env_run_key: jax.Array, n: int) -> jax.Array:
+    """The (n,) wiring keys of a ``lifetime.wiring=fixed`` run in one environment, from the run key
+    folded with the environment's index: one place, so that evaluation and rendering can live
+    the wirings training used."""
+    return jax.random.split(jax.random.fold_in(env_run_key, 7), n)
 
 
 def population_fitness(

@@ -3,8 +3,9 @@
 Writes two files into the run directory: ``rollout_<env>.html``, brax's own 3-D viewer (the
 file is written offline; opening it loads three.js from a CDN, so viewing needs a network),
 and ``rollout_<env>.gif``, a side view (x–z plane) of the model's capsules drawn with
-matplotlib, which needs nothing. The lifetime is the run's final genome with a fresh wiring,
-all its episodes in order, so the learning within the lifetime is what is shown.
+matplotlib, which needs nothing. The lifetime is the run's final genome with a fresh wiring (a
+``lifetime.wiring=fixed`` run's own wiring in its own environments), all its episodes in order,
+so the learning within the lifetime is what is shown.
 """
 
 from __future__ import annotations
@@ -26,13 +27,16 @@ from envs.registry import check_env_name, make_env
 GIF_FRAMES = 150  # at most this many frames, evenly spaced over the lifetime
 
 
-def rollout(cfg: TrainConfig, genome: Any, env_name: str, seed: int = 0) -> tuple[Any, np.ndarray, np.ndarray]:
+def rollout(
+    cfg: TrainConfig, genome: Any, env_name: str, seed: int = 0, wiring_key: jax.Array | None = None
+) -> tuple[Any, np.ndarray, np.ndarray]:
     """One lifetime of ``genome``: (brax pipeline states stacked over steps, rewards, done flags),
-    cut after the lifetime's last episode."""
+    cut after the lifetime's last episode. ``wiring_key`` fixes the wiring (default: from ``seed``)."""
     env = make_env(env_name, cfg.lifetime.max_steps)
     genomes = jax.tree.map(lambda x: x[None], genome)
     policy = make_policy(cfg, env, genomes)
     k_wire, k_reset, k_steps = jax.random.split(jax.random.key(seed), 3)
+    k_wire = k_wire if wiring_key is None else wiring_key
     steps = cfg.lifetime.episodes * env.max_steps
 
     @jax.jit
@@ -155,8 +159,14 @@ def render_run(run_dir: Path, env_name: str | None = None, seed: int = 0) -> dic
     except ValueError as e:
         raise ConfigError(str(e)) from None
     genome = load_genome(run_dir, cfg)
+    wiring_key = None
+    if cfg.lifetime.wiring == "fixed" and env_name in cfg.envs:  # the wiring the genome was evolved on
+        from agents.evaluate import fixed_wiring_keys
+
+        env_key = jax.random.fold_in(jax.random.key(cfg.seed), cfg.envs.index(env_name))
+        wiring_key = fixed_wiring_keys(env_key, cfg.lifetime.lifetimes)[0]
     cfg = dataclasses.replace(cfg, envs=[env_name])
-    states, rewards, dones = rollout(cfg, genome, env_name, seed)
+    states, rewards, dones = rollout(cfg, genome, env_name, seed, wiring_key)
     returns = episode_returns(rewards, dones)
     sys = brax_env_for(env_name).sys
     stem = f"rollout_{safe_name(env_name)}"

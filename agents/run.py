@@ -337,6 +337,7 @@ def evaluate_lifetimes(
     seed_offset: int = 10_000,
     learn: bool = True,
     lifetime_ids: jax.Array | None = None,
+    own_wiring: bool = False,
 ) -> dict[str, np.ndarray]:
     """Per-episode returns per env, (L, episodes), of L lifetimes with fresh wirings and seeds.
 
@@ -344,31 +345,39 @@ def evaluate_lifetimes(
     for L lifetimes of one genome). Lifetime l's wiring and environment seeds depend only on
     (config seed, seed_offset, ``lifetime_ids[l]``), default l: several genomes go through
     the very same lifetimes in one compiled call when the ids are repeated.
+    ``own_wiring`` (runs with ``lifetime.wiring=fixed``): every lifetime has the run's own
+    wiring, the one its genomes were evolved on (its first, with ``lifetime.lifetimes`` > 1),
+    and fresh environment seeds.
     """
+    own = own_wiring and cfg.lifetime.wiring == "fixed"
     eval_cfg = dataclasses.replace(
         cfg,
         envs=list(envs) if envs is not None else list(cfg.envs),
-        lifetime=dataclasses.replace(cfg.lifetime, lifetimes=1, wiring="fresh"),
+        lifetime=dataclasses.replace(cfg.lifetime, lifetimes=cfg.lifetime.lifetimes if own else 1,
+                                     wiring="fixed" if own else "fresh"),  # fmt: skip
         fitness=dataclasses.replace(cfg.fitness, kind="mean"),
     )
     tasks = env_tasks(eval_cfg)
     n = jax.tree.leaves(genomes)[0].shape[0]
     ids = jnp.arange(n) if lifetime_ids is None else jnp.asarray(lifetime_ids)
     key = jax.random.fold_in(jax.random.key(cfg.seed), seed_offset)
-    fn = jax.jit(lambda g, m: population_fitness(eval_cfg, tasks, g, m, key, key, learn=learn)[1])
+    wiring_key = jax.random.key(cfg.seed) if own else key  # fixed wirings come from the run key, as in training
+    fn = jax.jit(lambda g, m: population_fitness(eval_cfg, tasks, g, m, wiring_key, key, learn=learn)[1])
     return {k: np.asarray(v[:, 0, :]) for k, v in fn(genomes, ids).items()}
 
 
 def final_evaluation(
-    cfg: TrainConfig, genomes: dict[str, Genome], lifetimes: int, learn: bool = True
+    cfg: TrainConfig, genomes: dict[str, Genome], lifetimes: int, learn: bool = True, own_wiring: bool = False
 ) -> dict[str, tuple[dict[str, np.ndarray], np.ndarray]]:
     """Each named genome -> (returns per env (lifetimes, episodes), fitness per lifetime).
 
-    All genomes live the same ``lifetimes`` lifetimes, in one compiled call.
+    All genomes live the same ``lifetimes`` lifetimes, in one compiled call (``own_wiring``: see
+    ``evaluate_lifetimes``).
     """
     names = list(genomes)
     stacked = jax.tree.map(lambda *xs: jnp.concatenate(xs), *(repeat_genome(genomes[k], lifetimes) for k in names))
-    rets = evaluate_lifetimes(cfg, stacked, learn=learn, lifetime_ids=jnp.tile(jnp.arange(lifetimes), len(names)))
+    rets = evaluate_lifetimes(cfg, stacked, learn=learn, lifetime_ids=jnp.tile(jnp.arange(lifetimes), len(names)),
+                              own_wiring=own_wiring)  # fmt: skip
     tasks = env_tasks(cfg)  # once: an unknown return range is estimated by random play
     out = {}
     for i, name in enumerate(names):
@@ -384,17 +393,21 @@ def finish(
     """Pick the final genome on fresh lifetimes; save genomes, plots and summary.json.
 
     Candidates are the best single evaluation seen by the ES and the ES mean; the best
-    single score is often a lucky wiring, so the choice is made on new lifetimes.
+    single score is often a lucky wiring, so the choice is made on new lifetimes. A run that
+    evolved on one fixed wiring is judged on that wiring (fresh environment seeds), and its
+    summary also reports what the genome does on fresh wirings.
     """
     if is_supervised(cfg):
         return finish_blur(cfg, trainer, state, metrics, run_dir, logger)
     n = cfg.log.final_lifetimes
+    own = cfg.lifetime.wiring == "fixed"
     candidates = {"es_best": trainer.best_genome(state), "es_mean": trainer.mean_genome(state)}
-    evaluated = final_evaluation(cfg, candidates, n)
+    evaluated = final_evaluation(cfg, candidates, n, own_wiring=own)
     scores = {name: float(np.mean(fit)) for name, (_, fit) in evaluated.items()}
     curves = {name: rets for name, (rets, _) in evaluated.items()}
     chosen = max(scores, key=scores.get)
-    frozen, _ = final_evaluation(cfg, {chosen: candidates[chosen]}, n, learn=False)[chosen]
+    frozen, _ = final_evaluation(cfg, {chosen: candidates[chosen]}, n, learn=False, own_wiring=own)[chosen]
+    fresh = final_evaluation(cfg, {chosen: candidates[chosen]}, n)[chosen][0] if own else None
     save_genomes(run_dir / "genomes.npz", {"best": candidates[chosen], **candidates})
     title = f"{'+'.join(cfg.envs)} · {model_label(cfg)}"
     plots = {"training_curve": str(training_curve(metrics, run_dir / "training_curve.png", title))}
@@ -403,15 +416,18 @@ def finish(
         p = lifetime_curves(
             {"learning": rets, "frozen (learning off)": frozen[env_name]},
             run_dir / f"lifetime_{safe_name(env_name)}.png",
-            f"{env_name}: final genome, {n} fresh lifetimes",
+            f"{env_name}: final genome, {n} lifetimes" + (" on the run's own wiring" if own else " with fresh wirings"),
         )
         plots[f"lifetime_{env_name}"] = str(p)
         per_env[env_name] = {
+            "wiring": "the run's own (lifetime.wiring=fixed)" if own else "fresh",
             "episode_returns_mean": [round(float(x), 2) for x in rets.mean(0)],
             "episode_returns_std": [round(float(x), 2) for x in rets.std(0)],
             "frozen_episode_returns_mean": [round(float(x), 2) for x in frozen[env_name].mean(0)],
             "best_lifetime_mean_return": round(float(rets.mean(1).max()), 2),
         }
+        if fresh is not None:
+            per_env[env_name]["fresh_wiring_episode_returns_mean"] = [round(float(x), 2) for x in fresh[env_name].mean(0)]
     rollout = _render_brax(cfg, run_dir)
     if rollout:
         plots["rollout_gif"] = rollout["gif"]

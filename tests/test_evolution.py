@@ -139,3 +139,19 @@ def test_config_rejects_unknown_keys_and_bad_types():
         load_config(None, ["envs=[CartPol-v1]"])
     cfg = load_config(None, ["envs=[CartPole-v1,Acrobot-v1]", "seed=3"])
     assert cfg.envs == ["CartPole-v1", "Acrobot-v1"] and cfg.seed == 3
+
+
+def test_fixed_wiring_run_is_judged_on_its_own_wiring():
+    """``own_wiring``: the final evaluation of a lifetime.wiring=fixed run lives the wiring its genomes
+    were evolved on (the training evaluator's, exactly), with the evaluation's environment seeds."""
+    from agents.policy import genome_template
+    from agents.run import evaluate_lifetimes
+
+    cfg = load_config("configs/cartpole.yaml", ["lifetime.wiring=fixed", "lifetime.episodes=2", "lifetime.max_steps=60"])
+    genomes = jax.vmap(lambda k: genome_template(cfg, k))(jax.random.split(jax.random.key(3), 4))
+    own = evaluate_lifetimes(cfg, genomes, own_wiring=True)["CartPole-v1"]
+    eval_key = jax.random.fold_in(jax.random.key(cfg.seed), 10_000)  # evaluate_lifetimes' default seed offset
+    _, trained = population_fitness(cfg, env_tasks(cfg), genomes, jnp.arange(4), jax.random.key(cfg.seed), eval_key)
+    np.testing.assert_array_equal(own, np.asarray(trained["CartPole-v1"][:, 0]))
+    fresh = evaluate_lifetimes(cfg, genomes)["CartPole-v1"]
+    assert not np.array_equal(own, fresh)  # fresh wirings are other networks
