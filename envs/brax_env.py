@@ -12,7 +12,8 @@ Variants (the registry's ``NAME:key=value,...`` syntax):
   ``brax/hopper:ctrl_cost_weight=0.01,terminate_when_unhealthy=false``.
 
 Episodes end by termination (brax's ``done`` before the cap) or by truncation at the cap
-(``lifetime.max_steps``, default 1000), kept apart as for gymnax. Actions are vectors in
+(``lifetime.max_steps``, default 1000), kept apart as for gymnax; a simulation that turns
+non-finite (a NaN action) terminates its episode with reward 0. Actions are vectors in
 [-1, 1], brax's own convention (its environments scale or clip them to the actuators).
 """
 
@@ -183,7 +184,12 @@ def make_brax_env(name: str, max_steps: int | None = None) -> EnvAdapter:
     def step(key: jax.Array, state: BraxState, action: jax.Array):
         nxt = _strong(env.step(state.env, jnp.asarray(action, jnp.float32).reshape(n_act)))
         t = state.t + 1
-        terminated = nxt.done > 0
+        # A non-finite action (a diverged network) or state makes the physics NaN from then on, and
+        # brax's own checks (|angle| > 0.2, height ranges) are False on NaN: the episode would never
+        # end and would collect its reward every step. A diverged simulation is a failure instead:
+        # the episode terminates with reward 0, and the next one restarts from a finite state.
+        diverged = ~(jnp.all(jnp.isfinite(nxt.obs)) & jnp.all(jnp.isfinite(nxt.reward)))
+        terminated = (nxt.done > 0) | diverged
         truncated = jnp.logical_and(t >= cap, ~terminated)
         done = jnp.logical_or(terminated, truncated)
         start = _strong(env.reset(key)) if fresh else state.start
@@ -194,7 +200,8 @@ def make_brax_env(name: str, max_steps: int | None = None) -> EnvAdapter:
             done=jnp.zeros_like(nxt.done),
         )
         new = BraxState(restarted, state.start, jnp.where(done, 0, t))
-        return flat(restarted.obs), new, jnp.asarray(nxt.reward, jnp.float32), terminated, truncated
+        reward = jnp.where(diverged, 0.0, jnp.asarray(nxt.reward, jnp.float32))
+        return flat(restarted.obs), new, reward, terminated, truncated
 
     return EnvAdapter(
         name=name,

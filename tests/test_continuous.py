@@ -175,3 +175,14 @@ def test_render_writes_html_and_gif_of_one_lifetime(tmp_path, monkeypatch):
     assert "<html" in Path(out["html"]).read_text().lower()
     with pytest.raises(ConfigError, match="rendering needs a brax environment"):
         render.render_run(tmp_path, "CartPole-v1")
+
+
+def test_brax_nan_action_ends_the_episode_without_reward():
+    """A diverged network (NaN action) must not 'balance' the pendulum: brax's |angle| > 0.2 check
+    is False on NaN, so without the adapter's check the episode would never end and earn +1 a step."""
+    env = make_env("brax/inverted_pendulum", 50)
+    nan_policy = lambda s, obs, r, term: (jnp.full((obs.shape[0], 1), jnp.nan), s)  # noqa: E731
+    res = jax.jit(lambda k: run_lifetimes(env, nan_policy, jnp.zeros(2), k, 2), compiler_options=QUICK_COMPILE)(
+        jax.random.split(jax.random.key(0), 2))
+    np.testing.assert_array_equal(res.lengths, 1)  # each episode ends at its first (diverged) step
+    np.testing.assert_array_equal(res.returns, 0.0)
