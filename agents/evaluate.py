@@ -96,6 +96,12 @@ def fixed_wiring_keys(env_run_key: jax.Array, n: int) -> jax.Array:
     return jax.random.split(jax.random.fold_in(env_run_key, 7), n)
 
 
+def own_wiring_key(cfg: TrainConfig, env_index: int) -> jax.Array:
+    """The wiring key of a ``lifetime.wiring=fixed`` run's (first) lifetime in ``cfg.envs[env_index]``,
+    as training draws it: what rendering and the run's figures use to show the network it evolved on."""
+    return fixed_wiring_keys(jax.random.fold_in(jax.random.key(cfg.seed), env_index), cfg.lifetime.lifetimes)[0]
+
+
 def population_fitness(
     cfg: TrainConfig,
     tasks: list[EnvTask],

@@ -161,10 +161,9 @@ def render_run(run_dir: Path, env_name: str | None = None, seed: int = 0) -> dic
     genome = load_genome(run_dir, cfg)
     wiring_key = None
     if cfg.lifetime.wiring == "fixed" and env_name in cfg.envs:  # the wiring the genome was evolved on
-        from agents.evaluate import fixed_wiring_keys
+        from agents.evaluate import own_wiring_key
 
-        env_key = jax.random.fold_in(jax.random.key(cfg.seed), cfg.envs.index(env_name))
-        wiring_key = fixed_wiring_keys(env_key, cfg.lifetime.lifetimes)[0]
+        wiring_key = own_wiring_key(cfg, cfg.envs.index(env_name))
     cfg = dataclasses.replace(cfg, envs=[env_name])
     states, rewards, dones = rollout(cfg, genome, env_name, seed, wiring_key)
     returns = episode_returns(rewards, dones)

@@ -124,6 +124,7 @@ def trace_lifetimes(
     keys: jax.Array,
     learn: bool = True,
     max_values: int = 4_000_000,
+    wiring_keys: jax.Array | None = None,
 ) -> list[LifetimeTrace]:
     """Live one lifetime of ``genome`` per key in ``env_name``, all in one compiled call, through the
     training code path (policy, observation pipeline, reward shaping, ``envs.lifetime.run_lifetimes``),
@@ -140,6 +141,7 @@ def trace_lifetimes(
     policy = make_policy(cfg, env, jax.tree.map(lambda x: jnp.repeat(jnp.asarray(x)[None], b, 0), genome), learn=learn)
     total = cfg.lifetime.episodes * env.max_steps
     k_wire, k_env = jax.vmap(jax.random.split, out_axes=1)(keys)
+    k_wire = k_wire if wiring_keys is None else wiring_keys  # e.g. a fixed-wiring run's own wiring
     size = sum(math.prod(v.shape) for v in jax.eval_shape(lambda: _net(policy.init(k_wire)).plastic).values())
     every = max(1, math.ceil(total * size / max_values))
     n_frames = math.ceil(total / every)
@@ -226,14 +228,24 @@ def plastic_heatmap(trace: LifetimeTrace, path: Path, title: str | None = None) 
 def run_figures(cfg: TrainConfig, genome: Genome, run_dir: Path) -> dict[str, str]:
     """The SFNN figures a finished run saves: two sampled wirings of its first environment's network
     (``wiring.png``) and the plastic vectors of ``genome`` over one fresh lifetime there
-    (``plastic_<env>.png``); wirings and lifetime are drawn from the run's seed."""
+    (``plastic_<env>.png``); wirings and lifetime are drawn from the run's seed. A
+    ``lifetime.wiring=fixed`` run shows its own wiring, and its lifetime lives it."""
     env_name = cfg.envs[0]
     spec = sfnn_spec(cfg, make_env(env_name, cfg.lifetime.max_steps))
     base = jax.random.fold_in(jax.random.key(cfg.seed), 30_000)
-    wirings = sample_wirings(spec, [jax.random.fold_in(base, i) for i in (1, 2)])
-    titles = [f"{env_name}: wiring {i}" for i in (1, 2)]
+    own = cfg.lifetime.wiring == "fixed"  # a fixed-wiring run is shown on the one wiring it evolved on
+    wiring_keys = None
+    if own:
+        from agents.evaluate import own_wiring_key
+
+        wiring_keys = own_wiring_key(cfg, 0)[None]
+    trace = trace_lifetimes(cfg, env_name, genome, jax.random.fold_in(base, 3)[None], wiring_keys=wiring_keys)[0]
+    if own:
+        wirings, titles = [trace.masks], [f"{env_name}: the run's own wiring (lifetime.wiring=fixed)"]
+    else:
+        wirings = sample_wirings(spec, [jax.random.fold_in(base, i) for i in (1, 2)])
+        titles = [f"{env_name}: wiring {i}" for i in (1, 2)]
     out = {"wiring": str(wiring_graph(wirings, spec.topo, run_dir / "wiring.png", titles))}
-    trace = trace_lifetimes(cfg, env_name, genome, jax.random.fold_in(base, 3)[None])[0]
     rets = ", ".join(f"{r:g}" for r in np.round(trace.returns, 1))
     png = run_dir / f"plastic_{safe_name(env_name)}.png"
     out[f"plastic_{env_name}"] = str(plastic_heatmap(trace, png, f"{env_name}, final genome: plastic vectors; returns {rets}"))

@@ -112,3 +112,21 @@ def test_trace_refuses_other_learners():
     cfg = small_cfg("model.kind=mlp")
     with pytest.raises(ValueError, match="SFNN runs only"):
         viz.trace_lifetimes(cfg, "CartPole-v1", genome_template(cfg), jax.random.key(0)[None])
+
+
+def test_fixed_wiring_run_is_traced_on_the_wiring_training_used():
+    """A lifetime.wiring=fixed run's figures (and rendering) use ``own_wiring_key``: it must be the
+    wiring key that training's ``lifetime_keys`` gives every member of that environment."""
+    import jax.numpy as jnp
+
+    from agents.evaluate import lifetime_keys, own_wiring_key
+    from sfnn import init_state
+
+    cfg = small_cfg("lifetime.wiring=fixed")
+    env_key = jax.random.fold_in(jax.random.key(cfg.seed), 0)  # environment 0, as population_fitness folds it
+    trained, _ = lifetime_keys(cfg, env_key, jax.random.key(5), jnp.int32(3))
+    trace = viz.trace_lifetimes(cfg, "CartPole-v1", genome_template(cfg, jax.random.key(0)), jax.random.key(1)[None],
+                                wiring_keys=own_wiring_key(cfg, 0)[None])[0]  # fmt: skip
+    expected = init_state(trained[0], sfnn_spec(cfg, make_env("CartPole-v1", 40))).masks
+    for block, mask in expected.items():
+        np.testing.assert_array_equal(trace.masks[block], np.asarray(mask))
