@@ -237,18 +237,6 @@ def objective(cfg: TrainConfig, m: Metrics) -> jax.Array:
     return m["acc"] if cfg.blur.objective == "accuracy" else -m["loss"]
 
 
-def blur_curve(genome: Genome, task: Task) -> Metrics:
-    """Held-out metrics before learning and after every step: each (T+1,)."""
-
-    def body(w, batch):
-        w, _ = blur.step(genome, w, *batch)
-        return w, held_out(blur.readout(genome, w, task.x_val), task.y_val)
-
-    first = held_out(blur.readout(genome, task.w0, task.x_val), task.y_val)
-    _, ms = jax.lax.scan(body, task.w0, (task.xs, task.ys))
-    return {k: jnp.concatenate([first[k][None], ms[k]]) for k in ms}
-
-
 def population_fitness(
     cfg: TrainConfig,
     sources: list[TaskSource],
@@ -383,8 +371,6 @@ def evaluator(
     return jax.jit(run)
 
 
-mlp_logits = optimizee.logits  # bias-free tanh MLP: BLUR's network under backprop
-mlp_loss = optimizee.loss  # ½‖z − t‖² with ±1 targets: the loss the backprop genome descends
 
 
 def mlp_run(optimizer: str, lr: jax.Array, task: Task, curve: bool = True) -> Metrics:
@@ -397,14 +383,14 @@ def mlp_run(optimizer: str, lr: jax.Array, task: Task, curve: bool = True) -> Me
 
     def body(carry, batch):
         ws, s = carry
-        upd, s = opt.update(jax.grad(mlp_loss)(ws, *batch), s, ws)
+        upd, s = opt.update(jax.grad(optimizee.loss)(ws, *batch), s, ws)
         ws = optax.apply_updates(ws, upd)
-        return (ws, s), held_out(mlp_logits(ws, task.x_val), task.y_val) if curve else None
+        return (ws, s), held_out(optimizee.logits(ws, task.x_val), task.y_val) if curve else None
 
     (ws_final, _), ms = jax.lax.scan(body, (ws, opt.init(ws)), (task.xs, task.ys))
     if not curve:
-        return held_out(mlp_logits(ws_final, task.x_val), task.y_val)
-    first = held_out(mlp_logits(ws, task.x_val), task.y_val)
+        return held_out(optimizee.logits(ws_final, task.x_val), task.y_val)
+    first = held_out(optimizee.logits(ws, task.x_val), task.y_val)
     return {k: jnp.concatenate([first[k][None], ms[k]]) for k in ms}
 
 
@@ -467,7 +453,7 @@ def meta_test_curves(
     ``backprop_genome`` uses SGD's tuned step: it is the K=2 genome under which BLUR's rule
     equals that SGD, a check of the learner itself.
     """
-    from agents.learners import learner
+    from agents.learners import SUPERVISED, learner
 
     base = dataclasses.replace(cfg.blur, hidden=list(cfg.blur.hidden if hidden is None else hidden))
     bp_cfg = dataclasses.replace(cfg, blur=dataclasses.replace(base, states=2, tied_weights=True))
@@ -488,7 +474,8 @@ def meta_test_curves(
             tcfg, transform, curve = task_cfg(acfg), meta_test_transform(acfg), learner(acfg).curve
             tasks = jax.vmap(lambda k: sample_task(tcfg, src, data, k, steps, transform))(keys)
             out[name] = jax.vmap(lambda t: curve(acfg, g, t))(tasks)["acc"]
-        out["backprop_genome"] = jax.vmap(lambda t: blur_curve(bp_genome, t))(bp_tasks)["acc"]
+        bp_curve = SUPERVISED["blur"].curve
+        out["backprop_genome"] = jax.vmap(lambda t: bp_curve(bp_cfg, bp_genome, t))(bp_tasks)["acc"]
         out["sgd"] = jax.vmap(lambda t: mlp_run("sgd", lrs["sgd"], t)["acc"])(bp_tasks)
         out["adam"] = jax.vmap(lambda t: mlp_run("adam", lrs["adam"], t)["acc"])(bp_tasks)
         return out

@@ -22,7 +22,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from agents.config import ConfigError, TrainConfig, check_dataset_name, is_supervised, model_label
+from agents.config import (
+    MAX_LAYER_SIZE, MAX_LAYERS, ConfigError, TrainConfig, check_dataset_name, is_supervised, model_label,
+)
 from agents.files import write_json_atomic
 from agents.plots import lifetime_curves, safe_name
 from agents.policy import genome_template
@@ -71,9 +73,7 @@ def meta_test(
         if is_supervised(ocfg):
             raise ConfigError(f"--compare {other}: a run on datasets (model.kind={ocfg.model.kind}) cannot act in an environment")
         ocfg.lifetime = dataclasses.replace(cfg.lifetime)  # same lifetime length and reward shaping
-        name = f"{model_label(ocfg)} ({other.name})"
-        if name in agents:
-            name = f"{model_label(ocfg)} ({other})"
+        name = _compare_label(ocfg, other, agents)
         agents[name] = _returns(ocfg, repeat_genome(load_genome(other, ocfg), lifetimes), envs, seed)
     for name, rets in agents.items():
         for env, why in rets.pop("skipped", {}).items():
@@ -103,6 +103,13 @@ def meta_test(
     write_json_atomic(out, doc, indent=1)
     log_meta_test(cfg, run_dir, doc, plots)
     return doc
+
+
+def _compare_label(ocfg: TrainConfig, other: Path, taken: Any) -> str:
+    """An agent name for the ``--compare`` run ``other``: its learner and directory name, or its
+    whole path when two compared runs share a directory name."""
+    name = f"{model_label(ocfg)} ({other.name})"
+    return f"{model_label(ocfg)} ({other})" if name in taken else name
 
 
 def _check_envs(cfg: TrainConfig, envs: list[str]) -> None:
@@ -182,8 +189,9 @@ def meta_test_supervised(
         check_dataset_name(name)
     if steps is not None and steps < 1:
         raise ConfigError(f"--steps={steps} must be at least 1")
-    if hidden is not None and (not hidden or any(not 1 <= h <= 65536 for h in hidden) or len(hidden) > 64):
-        raise ConfigError(f"--hidden {hidden}: give 1 to 64 layer sizes between 1 and 65536, e.g. 64 or 64,32")
+    if hidden is not None and (not hidden or any(not 1 <= h <= MAX_LAYER_SIZE for h in hidden) or len(hidden) > MAX_LAYERS):
+        raise ConfigError(f"--hidden {hidden}: give 1 to {MAX_LAYERS} layer sizes between 1 and {MAX_LAYER_SIZE}, "
+                          "e.g. 64 or 64,32")
     steps = steps or cfg.blur.inner_steps
     main = cfg.model.kind
     agents = [(main, cfg, load_genome(run_dir, cfg), run_dir)]
@@ -192,9 +200,7 @@ def meta_test_supervised(
         if not is_supervised(ocfg):
             raise ConfigError(f"--compare {other}: model.kind={ocfg.model.kind} acts in environments; "
                               f"compare {run_dir} with runs on datasets")
-        name = f"{model_label(ocfg)} ({other.name})"
-        if name in {a[0] for a in agents}:
-            name = f"{model_label(ocfg)} ({other})"
+        name = _compare_label(ocfg, other, {a[0] for a in agents})
         agents.append((name, ocfg, load_genome(other, ocfg), other))
     sources = load_sources(cfg, list(envs), seed=cfg.seed + 1)
     tuned = tune_learning_rates(cfg, load_sources(cfg), steps)

@@ -11,7 +11,7 @@ from agents import blur_task
 from agents.cli import main as sfnn_main
 from agents.config import ConfigError, load_config, save_config
 from agents.trainer import Trainer
-from conftest import run_cli
+from conftest import assert_resumes_exactly, run_cli
 
 BLUR = "configs/blur_digits.yaml"
 # small enough for a test: one dataset, short inner runs, a small network, few members
@@ -124,20 +124,13 @@ def test_es_meta_training_improves_the_learning_rule():
 
 
 def test_gradient_meta_training_improves_and_checkpoints_exactly(tmp_path):
-    from agents import checkpoint as ckpt
-
     cfg = load_config(BLUR, [*TINY_BLUR, "blur.meta=gradient", "blur.init=backprop", "blur.truncation=5",
                              "blur.meta_lr=0.05"])
     tr, state = _train(cfg, 15)
     start, end = _scores(cfg, tr, tr.start_genome(), tr.mean_genome(state))
     assert end > start + 0.1, (start, end)
     # the state (genome, Adam's state, best genome) survives an orbax round trip exactly
-    mngr = ckpt.manager(tmp_path / "ck", 1)
-    ckpt.save(mngr, 15, state, {"generation": 15})
-    _, restored, _ = ckpt.restore(mngr, tr.init_state())
-    (a, ma), (b, mb) = tr.generation(state, jnp.int32(15)), tr.generation(restored, jnp.int32(15))
-    for x, y in zip(jax.tree.leaves((a, ma)), jax.tree.leaves((b, mb))):
-        np.testing.assert_array_equal(x, y)
+    assert_resumes_exactly(tr, state, 15, tmp_path)
 
 
 # ------------------------------------------------------------------------------- CLI

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from conftest import assert_resumes_exactly
 
 from agents import blur_task, learners
 from agents.cli import main as sfnn_main
@@ -147,8 +148,6 @@ LEARNERS = [
 
 @pytest.mark.parametrize("kind,extra,margin", LEARNERS, ids=[k for k, _, _ in LEARNERS])
 def test_meta_training_improves_and_checkpoints_exactly(kind, extra, margin, tmp_path):
-    from agents import checkpoint as ckpt
-
     cfg = tiny(kind, *extra)
     tr = Trainer.build(cfg)
     state = tr.init_state()
@@ -156,12 +155,7 @@ def test_meta_training_improves_and_checkpoints_exactly(kind, extra, margin, tmp
         state, _ = tr.generation(state, jnp.int32(g))
     start, end = _scores(cfg, tr, tr.start_genome(), tr.mean_genome(state))
     assert end > start + margin, (start, end)
-    mngr = ckpt.manager(tmp_path / "ck", 1)
-    ckpt.save(mngr, 20, state, {"generation": 20})
-    _, restored, _ = ckpt.restore(mngr, tr.init_state())
-    (a, ma), (b, mb) = tr.generation(state, jnp.int32(20)), tr.generation(restored, jnp.int32(20))
-    for x, y in zip(jax.tree.leaves((a, ma)), jax.tree.leaves((b, mb))):
-        np.testing.assert_array_equal(x, y)
+    assert_resumes_exactly(tr, state, 20, tmp_path)
 
 
 BAD = [

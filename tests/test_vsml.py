@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import TINY
+from conftest import TINY, assert_resumes_exactly
 
 from agents.config import ConfigError, load_config
 from agents.policy import genome_template
@@ -198,7 +198,6 @@ def test_vsml_run_resumes_bit_identically_and_meta_tests(tmp_path, capsys, one_t
 def test_vsml_on_datasets_trains_and_checkpoints_exactly(tmp_path):
     """model.kind=vsml with datasets in envs is a supervised learner (agents.learners): a tiny ES
     generation moves the search, and a restored checkpoint continues bit for bit."""
-    from agents import checkpoint as ckpt
     from agents.config import is_supervised
     from agents.trainer import Trainer
 
@@ -214,12 +213,7 @@ def test_vsml_on_datasets_trains_and_checkpoints_exactly(tmp_path):
     assert all(bool(jnp.all(jnp.isfinite(v))) for v in jax.tree.leaves(m))
     start, now = jax.tree.leaves(tr.start_genome()), jax.tree.leaves(tr.mean_genome(state))
     assert any(not np.array_equal(a, b) for a, b in zip(start, now))
-    mngr = ckpt.manager(tmp_path / "ck", 1)
-    ckpt.save(mngr, 1, state, {"generation": 1})
-    _, restored, _ = ckpt.restore(mngr, tr.init_state())
-    (a, ma), (b, mb) = tr.generation(state, jnp.int32(1)), tr.generation(restored, jnp.int32(1))
-    for x, y in zip(jax.tree.leaves((a, ma)), jax.tree.leaves((b, mb))):
-        np.testing.assert_array_equal(x, y)
+    assert_resumes_exactly(tr, state, 1, tmp_path)
 
 
 @pytest.mark.parametrize(
