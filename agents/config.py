@@ -29,6 +29,7 @@ class ModelConfig:
     connect_prob: float = 0.5  # p, probability of each allowed edge
     passes: int = 2  # propagation passes per environment step
     plastic_lr: float = 0.01  # η in e <- e + η·GRU(x, e)
+    plastic_update: str = "add"  # add: e <- e + η·GRU(x, e) (authors) | lerp: e <- e + η·(GRU(x, e) - e), bounded
     init_scale: float = 0.1  # plastic vectors (hebbian: lifetime weights) start U(±init_scale)
     hidden: list[int] = field(default_factory=lambda: [16])  # baselines: hidden layer sizes (rnn: GRU size)
     inputs: Optional[int] = None  # baselines: input units; null = the largest observation of envs (set at train)
@@ -179,6 +180,7 @@ class TrainConfig:
 CHOICES = {
     "model.kind": ("sfnn", "blur", "mlp", "hebbian", "rnn", "learned_opt", "maml", "reptile", "vsml"),
     "model.plasticity": ("synapse", "neuron"),
+    "model.plastic_update": ("add", "lerp"),
     "lifetime.wiring": ("fresh", "shared", "fixed"),
     "lifetime.obs_norm": ("none", "running", "fixed"),
     "fitness.kind": ("normalized_weighted", "mean"),
@@ -299,6 +301,9 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError("strategy.population must be at least 2 for an evolution strategy")
     if not 0.0 < cfg.model.connect_prob <= 1.0:
         raise ConfigError(f"model.connect_prob={cfg.model.connect_prob} must be in (0, 1]")
+    if cfg.model.plastic_update == "lerp" and not 0 <= cfg.model.plastic_lr <= 1:
+        raise ConfigError(f"model.plastic_lr={cfg.model.plastic_lr} must be in [0, 1] with model.plastic_update=lerp "
+                          "(a step of that fraction towards the GRU's proposal)")
     if not cfg.strategy.sigma_init > 0:
         raise ConfigError(f"strategy.sigma_init={cfg.strategy.sigma_init} must be positive")
     if cfg.lifetime.max_steps is not None and cfg.lifetime.max_steps < 1:

@@ -33,6 +33,7 @@ def sfnn_spec(cfg: TrainConfig, env: EnvAdapter) -> SFNNSpec:
         passes=m.passes,
         plasticity=m.plasticity,
         plastic_lr=m.plastic_lr,
+        update=m.plastic_update,
         init_scale=m.init_scale,
         continuous=env.continuous,
     )

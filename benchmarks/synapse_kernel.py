@@ -85,7 +85,7 @@ def pass_div_one(*a):
 
 
 def _sigmoid_via_tanh_gru(g, t, gx, h, m):
-    gh = popmod._mm(h, g["gru"]["hidden_kernel"][t])
+    gh = popmod.pmm(h, g["gru"]["hidden_kernel"][t])
     sig = lambda x: 0.5 * jnp.tanh(0.5 * x) + 0.5  # noqa: E731
     r = sig(gx[..., :m, :] + gh[..., :m, :])
     z = sig(gx[..., m: 2 * m, :] + gh[..., m: 2 * m, :])

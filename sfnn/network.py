@@ -31,6 +31,7 @@ from sfnn.topology import BLOCKS, GROUP_TYPE, Topology, sample_masks
 from sfnn.units import Genome, gru_cell, gru_input_terms, neuron_unit
 
 PLACEMENTS = ("synapse", "neuron")
+UPDATES = ("add", "lerp")
 
 
 @dataclass(frozen=True)
@@ -45,10 +46,27 @@ class SFNNSpec:
     plastic_lr: float = 0.01
     init_scale: float = 0.1
     continuous: bool = False  # outputs are action values in [-1, 1], not scores for an argmax
+    update: str = "add"  # add: v + η·GRU (the authors) | lerp: v + η·(GRU − v), see ``plastic_update``
 
     def __post_init__(self) -> None:
         if self.plasticity not in PLACEMENTS:
             raise ValueError(f"model.plasticity must be one of {PLACEMENTS}, got {self.plasticity!r}")
+        if self.update not in UPDATES:
+            raise ValueError(f"model.plastic_update must be one of {UPDATES}, got {self.update!r}")
+
+
+def plastic_update(spec: SFNNSpec, v: jax.Array, h: jax.Array) -> jax.Array:
+    """A plastic vector ``v`` after its GRU proposed ``h`` = GRU(x, v).
+
+    ``add`` (the authors' rule) adds η·h: vectors are unbounded, and a GRU whose output follows
+    its state (update gate open) makes them grow by (1+η) per pass until they overflow; keeping
+    them still needs h = 0 exactly. ``lerp`` moves v a fraction η towards h: since h is a convex
+    mix of tanh(·) and v, vectors stay within [-max(1, |v₀|), max(1, |v₀|)] for a whole lifetime,
+    and keeping them still only needs the update gate shut (z → 1, one saturated bias).
+    """
+    if spec.update == "lerp":
+        return v + spec.plastic_lr * (h - v)
+    return v + spec.plastic_lr * h
 
 
 class PlasticState(NamedTuple):
@@ -102,7 +120,7 @@ def _synapse_pass(genome, spec, masks, edges, y, obs, reward, prev_action, learn
             a, c, shared = gru_input_terms(genome, t, y_new[pre], y_new[post], reward)
             gates = a[:, None, :] + c[None, :, :] + shared
             h = gru_cell(genome, t, gates, edges[b])
-            new_edges[b] = (edges[b] + spec.plastic_lr * h) * masks[b][..., None]
+            new_edges[b] = plastic_update(spec, edges[b], h) * masks[b][..., None]
         edges = new_edges
     return edges, y_new
 
@@ -124,7 +142,7 @@ def _neuron_pass(genome, spec, masks, w, y, obs, reward, prev_action, learn):
             t = GROUP_TYPE[g]
             a, c, shared = gru_input_terms(genome, t, s[g], post[g], reward)
             h = gru_cell(genome, t, a + c + shared, w[g])
-            new_w[g] = w[g] + spec.plastic_lr * h
+            new_w[g] = plastic_update(spec, w[g], h)
         w = new_w
     return w, y_new
 

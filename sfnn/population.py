@@ -18,7 +18,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from sfnn.network import PlasticState, SFNNSpec, init_state
+from sfnn.network import PlasticState, SFNNSpec, init_state, plastic_update
 from sfnn.topology import BLOCKS, GROUP_TYPE
 from sfnn.units import Genome
 
@@ -147,7 +147,7 @@ def _synapse_pass(g, spec, masks, edges, y, obs, reward, prev_action, learn):
             terms = lambda gg, x, z, r, t=t: _gru_terms(gg, t, x, z, r, m)  # noqa: E731
             a, c, shared = _materialize(terms, g_in, y_new[pre], y_new[post], reward)
             h = _gru(g, t, a[:, None] + c[None] + shared, edges[b], m)
-            new_edges[b] = (edges[b] + spec.plastic_lr * h) * masks[b][:, :, None, :]
+            new_edges[b] = plastic_update(spec, edges[b], h) * masks[b][:, :, None, :]
         edges = new_edges
     return edges, y_new
 
@@ -191,7 +191,7 @@ def _neuron_pass(g, spec, masks, w, y, obs, reward, prev_action, learn):
         for grp in "iho":
             t = GROUP_TYPE[grp]
             a, c, shared = _gru_terms(g, t, s[grp], post[grp], reward, m)
-            new_w[grp] = w[grp] + spec.plastic_lr * _gru(g, t, a + c + shared, w[grp], m)
+            new_w[grp] = plastic_update(spec, w[grp], _gru(g, t, a + c + shared, w[grp], m))
         w = new_w
     return w, y_new
 

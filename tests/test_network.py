@@ -11,8 +11,8 @@ from sfnn import SFNNSpec, Topology, genome_size, init_genome, init_state, sampl
 from sfnn.population import to_population_first
 
 
-def spec_for(n_in, n_out, plasticity="synapse", neurons=16):
-    return SFNNSpec(Topology.from_total(neurons, n_in, n_out), plasticity=plasticity)
+def spec_for(n_in, n_out, plasticity="synapse", neurons=16, **kw):
+    return SFNNSpec(Topology.from_total(neurons, n_in, n_out), plasticity=plasticity, **kw)
 
 
 @pytest.mark.parametrize("plasticity", ["synapse", "neuron"])
@@ -80,12 +80,16 @@ def test_zero_gru_update_leaves_vectors_unchanged(plasticity):
         np.testing.assert_allclose(a, b, atol=1e-12)
 
 
-@pytest.mark.parametrize("plasticity, neurons", [("synapse", 12), ("neuron", 12), ("neuron", 72)])
-def test_fast_population_step_equals_reference(plasticity, neurons):
+@pytest.mark.parametrize(
+    "plasticity, neurons, update",
+    [("synapse", 12, "add"), ("neuron", 12, "add"), ("neuron", 72, "add"), ("synapse", 12, "lerp"), ("neuron", 12, "lerp")],
+)
+def test_fast_population_step_equals_reference(plasticity, neurons, update):
     """The population-last fast path computes the same outputs and plastic states as the
     readable single-agent reference, step after step (72 neurons: message sums longer than
-    ``population.MESSAGE_CHUNK`` are split into chunks)."""
-    P, spec = 5, spec_for(3, 2, plasticity, neurons=neurons)
+    ``population.MESSAGE_CHUNK`` are split into chunks), for both plastic update rules."""
+    P, spec = 5, spec_for(3, 2, plasticity, neurons=neurons, update=update,
+                                plastic_lr=0.3 if update == "lerp" else 0.01)
     ref_state, fast_state, ref_step, fast_step = fast_and_reference(spec, P, 4)
     for t in range(6):
         obs = jax.random.normal(jax.random.fold_in(jax.random.key(2), t), (P, 3))
@@ -96,3 +100,47 @@ def test_fast_population_step_equals_reference(plasticity, neurons):
     back = to_population_first(fast_state)
     for a, b in zip(jax.tree.leaves(back), jax.tree.leaves(ref_state)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def _state_following_gru(g):
+    """Handmade GRU whose output is its own state: update gate open (z≈1), h = v."""
+    g["gru"] = jax.tree.map(jnp.zeros_like, g["gru"])
+    g["gru"]["input_bias"] = g["gru"]["input_bias"].at[:, 4:8].set(40.0)
+    return g
+
+
+@pytest.mark.parametrize("plasticity", ["synapse", "neuron"])
+def test_lerp_update_keeps_vectors_bounded_where_add_diverges(plasticity):
+    """With a GRU that echoes its state, the authors' additive rule multiplies every vector by
+    (1+η) per pass (here 1.5² per step: overflow within a lifetime), while ``lerp`` leaves it
+    exactly where it is; with random GRUs ``lerp`` never leaves ±max(1, init_scale)."""
+    obs = [jax.random.normal(jax.random.fold_in(jax.random.key(2), t), (4,)) for t in range(40)]
+
+    def run(g, update, init_scale=0.1):
+        spec = spec_for(4, 2, plasticity, update=update, plastic_lr=0.5, init_scale=init_scale)
+        s0 = s = init_state(jax.random.key(1), spec)
+        biggest = 0.0
+        for o in obs:
+            _, s = step(g, spec, s, o, 1.0)
+            biggest = max(biggest, max(float(jnp.abs(v).max()) for v in jax.tree.leaves(s.plastic)))
+        return s0, s, biggest
+
+    echo = _state_following_gru(init_genome(jax.random.key(0), 4))
+    _, _, grown = run(echo, "add")
+    assert grown > 1e5
+    s0, s, _ = run(echo, "lerp")
+    for a, b in zip(jax.tree.leaves(s.plastic), jax.tree.leaves(s0.plastic)):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    for k in range(3):
+        for scale in (0.1, 2.0):
+            _, _, biggest = run(init_genome(jax.random.key(10 + k), 4), "lerp", scale)
+            assert biggest <= max(1.0, scale) + 1e-6
+
+
+def test_lerp_needs_a_fraction_as_rate():
+    from agents.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match="plastic_lr=1.5 must be in"):
+        load_config(None, ["model.plastic_update=lerp", "model.plastic_lr=1.5"])
+    with pytest.raises(ConfigError, match="model.plastic_update"):
+        load_config(None, ["model.plastic_update=mul"])
