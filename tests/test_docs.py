@@ -63,3 +63,14 @@ def test_readme_links_resolve():
         assert name in links, f"README does not link {name}"
     for link in links:
         assert (ROOT / link).exists(), f"README links {link}, which does not exist"
+
+
+def test_every_shipped_config_loads_and_validates():
+    """A config in configs/ that no longer parses (a renamed field, a removed choice) fails here,
+    not in a user's first command."""
+    from agents.config import load_config
+
+    paths = sorted((ROOT / "configs").glob("*.yaml"))
+    assert len(paths) >= 10
+    for path in paths:
+        load_config(path)
