@@ -10,6 +10,9 @@ plastic vectors that the GRUs rewrite at every pass:
   post_i = s_i ⊙ w_i, its activation is the type's neuron unit applied to post_i, and the
   group's GRU sets w_i ← w_i + η·GRU([s_i, post_i, r], w_i). State is O(N), not O(N²).
 
+Both are the authors' additive rule; ``update="lerp"`` replaces v + η·GRU(x, v) by the bounded
+v + η·(GRU(x, v) − v) (``plastic_update``).
+
 One pass visits the groups in order input → hidden → output (the observation reaches the
 output within a single pass); hidden neurons also hear the hidden and output activations of
 the previous pass. Input neurons see their observation dimension broadcast over all M
