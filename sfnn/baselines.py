@@ -104,6 +104,22 @@ def _gru(p: Params, x: jax.Array, h: jax.Array) -> jax.Array:
     return (1.0 - z) * c + z * h
 
 
+def fed_back_action(out: jax.Array, valid_actions: int, continuous: bool, axis: int = 0) -> tuple[jax.Array, jax.Array]:
+    """(outputs, the action to feed back next step) for learners that remember their action.
+
+    ``axis`` is the output axis of ``out``; outputs beyond ``valid_actions`` are ignored.
+    Continuous: outputs pass through tanh and the action is their values (0 where invalid);
+    discrete: the action is the one-hot of the argmax over the valid outputs.
+    """
+    axis = axis % out.ndim
+    n_out = out.shape[axis]
+    valid = jnp.expand_dims(jnp.arange(n_out) < valid_actions, tuple(range(1, out.ndim - axis)))
+    if continuous:
+        out = jnp.tanh(out)
+        return out, jnp.where(valid, out, 0.0)
+    return out, jax.nn.one_hot(jnp.argmax(jnp.where(valid, out, -jnp.inf), axis=axis), n_out, axis=axis)
+
+
 def hebbian_update(w: jax.Array, abcd: jax.Array, pre: jax.Array, post: jax.Array) -> jax.Array:
     """One ABCD step for a weight matrix (pre, post) given its layer's activations."""
     a, b, c, d, eta = (abcd[..., i] for i in range(5))
@@ -146,9 +162,5 @@ def step(
     x = jnp.concatenate([obs, reward[None], terminated.astype(jnp.float32)[None], state["prev_action"]])
     h = _gru(params["gru"], x, h)
     out = h @ params["out"]["w"] + params["out"]["b"]
-    valid = jnp.arange(spec.n_out) < valid_actions
-    if continuous:
-        out = jnp.tanh(out)
-        return out, {"h": h, "prev_action": jnp.where(valid, out, 0.0)}
-    masked = jnp.where(valid, out, -jnp.inf)
-    return out, {"h": h, "prev_action": jax.nn.one_hot(jnp.argmax(masked), spec.n_out)}
+    out, action = fed_back_action(out, valid_actions, continuous)
+    return out, {"h": h, "prev_action": action}

@@ -68,6 +68,7 @@ import jax
 import jax.numpy as jnp
 
 from sfnn import blur
+from sfnn.baselines import fed_back_action
 from sfnn.population import pmm
 
 Genome = dict[str, jax.Array]
@@ -267,14 +268,7 @@ def rl_step(
         top = rl_feedback(reward, state["prev_action"], terminated, m)
         net = backward(genome, net, state["fwd"], top)
     new, fwds = forward(genome, net, obs)
-    out = outputs(fwds)
-    n_out = out.shape[-1]
-    valid = jnp.arange(n_out) < valid_actions
-    if continuous:
-        out = jnp.tanh(out)
-        action = jnp.where(valid, out, 0.0)
-    else:
-        action = jax.nn.one_hot(jnp.argmax(jnp.where(valid, out, -jnp.inf)), n_out)
+    out, action = fed_back_action(outputs(fwds), valid_actions, continuous, axis=-1)
     keep = new if learn else net
     return out, {"h": keep["h"], "c": keep["c"], "fwd": fwds[:-1], "prev_action": action}
 
@@ -327,12 +321,6 @@ def population_rl_step(
         fwds.append(fwd)
         new_h.append(h)
         new_c.append(c)
-    out = fwds[-1][:, 0]  # (n_out, P)
-    valid = (jnp.arange(out.shape[0]) < valid_actions)[:, None]
-    if continuous:
-        out = jnp.tanh(out)
-        action = jnp.where(valid, out, 0.0)
-    else:
-        action = jax.nn.one_hot(jnp.argmax(jnp.where(valid, out, -jnp.inf), axis=0), out.shape[0], axis=0)
+    out, action = fed_back_action(fwds[-1][:, 0], valid_actions, continuous)  # out (n_out, P)
     keep_h, keep_c = (new_h, new_c) if learn else (hs, cs)
     return out, {"h": keep_h, "c": keep_c, "fwd": fwds[:-1], "prev_action": action}
