@@ -11,6 +11,7 @@ observation, last reward, and whether the last step ended the episode by termina
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -22,6 +23,32 @@ from envs.registry import EnvAdapter
 PolicyStep = Callable[[Any, jax.Array, jax.Array, jax.Array], tuple[jax.Array, Any]]
 # freeze(active (B,), new_state, old_state) -> state: keeps old_state where an agent is done
 Freeze = Callable[[jax.Array, Any, Any], Any]
+
+
+@functools.cache
+def unroll_threefry_on_cpu() -> bool:
+    """Lower JAX's threefry hash on CPU as straight-line code instead of a rolled loop.
+
+    JAX emits threefry2x32 on CPU as a 5-iteration while loop (to keep compile times short).
+    Inside a lifetime's step loop the hash runs three times per step (the step's key and the
+    environment's auto-reset split and uniform), and each loop iteration is several tiny XLA
+    thunks: 12 % of a ``synapse`` step and 7 % of a ``neuron`` step at population 64
+    (docs/PERFORMANCE.md). Unrolled (JAX's own lowering for GPUs) the hash is one fused
+    elementwise loop: the same function, the same bits (``tests/test_lifetime.py``).
+
+    JAX has no per-program switch, so this replaces the CPU lowering for the whole process; it
+    is applied the first time a lifetime is traced, i.e. before that program is lowered.
+    Returns False, changing nothing, where this JAX lacks the internals it relies on.
+    """
+    try:
+        from jax._src.interpreters import mlir
+        from jax._src.random import threefry2x32 as threefry
+
+        rule = threefry._threefry2x32_lowering_rule
+        mlir.register_lowering(threefry.threefry2x32_p, rule, platform="cpu")
+    except (ImportError, AttributeError):
+        return False
+    return True
 
 
 class LifetimeResult(NamedTuple):
@@ -45,16 +72,19 @@ def run_lifetimes(
     then) and ``final_agent_state`` is its state at the end of the loop; freezing costs a
     select over the whole state every step (measured: half the throughput of a lifetime).
     """
+    unroll_threefry_on_cpu()
     b = keys.shape[0]
     k_reset, k_steps = jax.vmap(jax.random.split, out_axes=1)(keys)
     obs, env_state = jax.vmap(env.reset)(k_reset)
     step_env = jax.vmap(env.step)
+    # Every step's keys at once (one vectorised hash instead of one per step in the loop).
     fold = jax.vmap(jax.random.fold_in, in_axes=(0, None))
+    step_keys = jax.vmap(lambda t: fold(k_steps, t))(jnp.arange(episodes * env.max_steps))
 
-    def body(carry, t):
+    def body(carry, k_step):
         env_state, obs, agent_state, last_r, last_term, ep, ep_ret, ep_len, rets, lens = carry
         action, new_agent_state = policy_step(agent_state, obs, last_r, last_term)
-        obs2, env_state2, r, term, trunc = step_env(fold(k_steps, t), env_state, action)
+        obs2, env_state2, r, term, trunc = step_env(k_step, env_state, action)
         active = ep < episodes
         ep_ret = ep_ret + r
         ep_len = ep_len + 1
@@ -81,5 +111,5 @@ def run_lifetimes(
         jnp.zeros((b, episodes), jnp.float32),
         jnp.zeros((b, episodes), jnp.int32),
     )
-    carry, _ = jax.lax.scan(body, init, jnp.arange(episodes * env.max_steps))
+    carry, _ = jax.lax.scan(body, init, step_keys)
     return LifetimeResult(carry[8], carry[9], carry[2])
