@@ -32,7 +32,7 @@ def unroll_threefry_on_cpu() -> bool:
     JAX emits threefry2x32 on CPU as a 5-iteration while loop (to keep compile times short).
     Inside a lifetime's step loop the hash runs three times per step (the step's key and the
     environment's auto-reset split and uniform), and each loop iteration is several tiny XLA
-    thunks: 12 % of a ``synapse`` step and 7 % of a ``neuron`` step at population 64
+    thunks: 13 % of a ``synapse`` step and 7 % of a ``neuron`` step at population 64
     (docs/PERFORMANCE.md). Unrolled (JAX's own lowering for GPUs) the hash is one fused
     elementwise loop: the same function, the same bits (``tests/test_lifetime.py``).
 
