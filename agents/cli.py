@@ -155,6 +155,10 @@ def cmd_train(args) -> int:
         print(f"{env}: same genome, learning off: {s['frozen_episode_returns_mean']}")
         if "fresh_wiring_episode_returns_mean" in s:
             print(f"{env}: same genome on fresh wirings: {s['fresh_wiring_episode_returns_mean']}")
+    if "rendered_lifetime" in summary:
+        r = summary["rendered_lifetime"]
+        print(f"{r['env']}: rendered lifetime (seed 0): returns {r['episode_returns']}, "
+              f"first body travelled {r['episode_travel_m']} m along x")
     for ds, s in summary.get("per_dataset", {}).items():
         print(f"{ds}: held-out accuracy after {summary['inner_steps']} steps on "
               f"{summary['final_tasks_per_dataset']} fresh tasks: {s['accuracy_after_T']:.3f} "
@@ -281,6 +285,7 @@ def cmd_render(args) -> int:
 
     out = render_run(args.run_dir, args.env, args.seed)
     print(f"episode returns in the rendered lifetime: {out['episode_returns']}")
+    print(f"distance the first body (torso, cart) travelled along x per episode, m: {out['episode_travel_m']}")
     print(f"html: {out['html']}  (brax viewer; loads three.js from a CDN when opened)")
     print(f"gif: {out['gif']}")
     return 0

@@ -65,6 +65,23 @@ def episode_returns(rewards: np.ndarray, dones: np.ndarray) -> list[float]:
     return [float(r.sum()) for r in np.split(rewards, ends + 1) if len(r)][: len(ends)]
 
 
+def episode_travel(x: np.ndarray, dones: np.ndarray) -> list[float]:
+    """How far the first body (hopper's torso, the pendulum's cart) moved along x in each episode.
+
+    ``x`` (T,) is its position after each step of a ``rollout``; at the step that ends an
+    episode the environment has already reset, so an episode runs from the state its
+    predecessor's last step reset to (the first episode: its first step's state) to the state
+    before its own last step. Returns matter less than this for locomotion: hopper pays +1 per
+    step for staying up, so a high return can mean standing still.
+    """
+    ends = np.flatnonzero(dones)
+    out, start = [], float(x[0])
+    for e in ends:
+        out.append(round(float(x[max(e - 1, 0)]) - start, 3))
+        start = float(x[e])
+    return out
+
+
 def save_html(path: Path, sys: Any, states: Any) -> Path:
     """brax's viewer: the model and every frame, as one self-contained HTML page (viewer JS from a CDN)."""
     from brax.io import html
@@ -141,7 +158,8 @@ def save_gif(path: Path, sys: Any, states: Any, title: str, returns: list[float]
 
 def render_run(run_dir: Path, env_name: str | None = None, seed: int = 0) -> dict[str, Any]:
     """Render one lifetime of the run's final genome in ``env_name`` (default: the run's first
-    brax environment); returns the written paths and the episode returns of that lifetime."""
+    brax environment); returns the written paths, and the episode returns and the distance the
+    first body travelled along x per episode (``episode_travel``) in that lifetime."""
     from agents.run import load_genome, load_run_config
 
     cfg = load_run_config(run_dir)
@@ -171,4 +189,6 @@ def render_run(run_dir: Path, env_name: str | None = None, seed: int = 0) -> dic
     stem = f"rollout_{safe_name(env_name)}"
     html = save_html(run_dir / f"{stem}.html", sys, states)
     gif = save_gif(run_dir / f"{stem}.gif", sys, states, env_name, returns, dones)
-    return {"html": str(html), "gif": str(gif), "episode_returns": [round(r, 2) for r in returns]}
+    travel = episode_travel(np.asarray(states.x.pos[:, 0, 0]), dones)
+    return {"html": str(html), "gif": str(gif), "env": env_name, "episode_returns": [round(r, 2) for r in returns],
+            "episode_travel_m": travel}

@@ -429,15 +429,17 @@ def finish(
         if fresh is not None:
             per_env[env_name]["fresh_wiring_episode_returns_mean"] = [round(float(x), 2) for x in fresh[env_name].mean(0)]
     rollout = _render_brax(cfg, run_dir)
+    rendered = {}
     if rollout:
         plots["rollout_gif"] = rollout["gif"]
+        rendered = {"rendered_lifetime": {k: rollout[k] for k in ("env", "episode_returns", "episode_travel_m")}}
     plots.update(_sfnn_figures(cfg, candidates[chosen], run_dir))
     logger.images(plots)
     valid = [m for m in metrics if m["best_fitness"] is not None]
     return _write_summary(
         run_dir, cfg, trainer, metrics, cfg.strategy.population,
         best_member_return={k: max(m[f"best_return/{k}"] for m in valid) for k in cfg.envs} if valid else {},
-        final_genome=chosen, final_genome_fitness=scores, final_lifetimes=n, per_env=per_env, plots=plots,
+        final_genome=chosen, final_genome_fitness=scores, final_lifetimes=n, per_env=per_env, plots=plots, **rendered,
         return_ranges={t.env.name: {"range": t.return_range, "source": t.range_source} for t in trainer.tasks},
     )
 

@@ -171,10 +171,20 @@ def test_render_writes_html_and_gif_of_one_lifetime(tmp_path, monkeypatch):
     save_genomes(tmp_path / "genomes.npz", {"best": template_genome(cfg, jax.random.key(0))})
     out = render.render_run(tmp_path)
     assert len(out["episode_returns"]) == 2 and all(0 < r <= 20 for r in out["episode_returns"])
+    assert len(out["episode_travel_m"]) == 2 and all(abs(d) < 5 for d in out["episode_travel_m"])
     assert Path(out["gif"]).read_bytes()[:4] == b"GIF8"
     assert "<html" in Path(out["html"]).read_text().lower()
     with pytest.raises(ConfigError, match="rendering needs a brax environment"):
         render.render_run(tmp_path, "CartPole-v1")
+
+
+def test_episode_travel_runs_from_each_reset_to_the_last_state_before_the_next():
+    from agents.render import episode_travel
+
+    # episode 1: 0.1 -> 0.9, ends at index 4 (reset to 0.0); episode 2: 0.0 -> 2.5, ends at index 8
+    x = np.array([0.1, 0.4, 0.7, 0.9, 0.0, 1.0, 2.0, 2.5, 0.0, 0.3])
+    dones = np.array([0, 0, 0, 0, 1, 0, 0, 0, 1, 0], bool)
+    assert episode_travel(x, dones) == [0.8, 2.5]
 
 
 def test_brax_nan_action_ends_the_episode_without_reward():
