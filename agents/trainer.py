@@ -13,6 +13,7 @@ and resume are shared.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -126,6 +127,7 @@ class Trainer:
 
     @classmethod
     def build(cls, cfg: TrainConfig) -> "Trainer":
+        single_threaded_blas()
         template = template_genome(cfg)
         run_key = jax.random.key(cfg.seed)
         devices = population_devices(cfg)
@@ -180,6 +182,22 @@ class Trainer:
     def best_genome(self, state: Any) -> Genome:
         """The best single evaluation so far (ES), or the genome of the best generation (gradient)."""
         return state["best_genome"] if self.es is None else self.unravel(state.best_solution)
+
+
+@functools.cache
+def single_threaded_blas() -> None:
+    """Run LAPACK and BLAS (CMA-ES's eigendecomposition, through SciPy's OpenBLAS) on one thread.
+
+    OpenBLAS divides an eigendecomposition's work by its thread count, which is the number of
+    cores it sees, and rounds differently for each: the same run on one and on two cores had
+    equal first generations and different ones from the second on (docs/RELIABILITY.md). On one
+    thread a run's numbers depend on its config alone. The ES's matrices are small (the genome's
+    size squared), so nothing measurable is lost; it applies to the whole process.
+    """
+    import scipy.linalg  # noqa: F401 - loads the OpenBLAS whose LAPACK jaxlib's CPU kernels call
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
 
 
 # XLA CPU options for the population evaluation alone (docs/PERFORMANCE.md): 512-bit vectors

@@ -14,6 +14,7 @@ import pickle
 import shutil
 import signal
 import subprocess
+import sys
 import time
 import types
 from pathlib import Path
@@ -438,3 +439,34 @@ def test_atomic_writes_leave_the_old_file_or_the_new_one(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert json.loads(path.read_text()) == {"a": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]  # no temporary file left behind
+
+
+_EIGH = """
+import hashlib, numpy as np, jax, jax.numpy as jnp
+from agents.trainer import single_threaded_blas
+single_threaded_blas()
+a = np.random.default_rng(0).standard_normal((600, 600)).astype(np.float32)
+w, v = jax.jit(jnp.linalg.eigh)(jnp.asarray(a @ a.T / 600))  # CMA-ES's decomposition, at a genome's size
+print(hashlib.sha256(np.asarray(w).tobytes() + np.asarray(v).tobytes()).hexdigest())
+"""
+
+
+@pytest.mark.skipif(shutil.which("taskset") is None or len(os.sched_getaffinity(0)) < 2, reason="needs taskset and 2 cores")
+def test_es_linear_algebra_gives_the_same_bits_on_one_core_and_on_two():
+    """OpenBLAS splits an eigendecomposition by its thread count: without ``single_threaded_blas``
+    these two differ (measured), and with them a whole run after its first generation."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    two = subprocess.run([sys.executable, "-c", _EIGH], capture_output=True, text=True, env=env, check=True)
+    one = subprocess.run(["taskset", "-c", "0", sys.executable, "-c", _EIGH], capture_output=True, text=True, env=env, check=True)
+    assert one.stdout.strip() and one.stdout == two.stdout
+
+
+def test_trainer_leaves_blas_on_one_thread():
+    from threadpoolctl import threadpool_info
+
+    from agents.config import load_config
+    from agents.trainer import Trainer
+
+    Trainer.build(load_config(ROOT / "configs" / "cartpole.yaml", ["strategy.population=4", "model.neurons=8", "lifetime.episodes=1", "lifetime.max_steps=5"]))
+    blas = [i for i in threadpool_info() if i["user_api"] == "blas"]
+    assert blas and all(i["num_threads"] == 1 for i in blas)
