@@ -16,6 +16,12 @@ os.environ.setdefault("XLA_FLAGS", FAST_COMPILE)
 
 import pytest  # noqa: E402
 
+from agents.trainer import single_threaded_blas  # noqa: E402
+
+# Every test under the BLAS threading a run uses (one thread): a test outside a Trainer (an ES
+# loop written in the test) then follows the same path whatever ran before it.
+single_threaded_blas()
+
 ROOT = Path(__file__).resolve().parents[1]
 SFNN = [sys.executable, "-m", "agents.cli"]
 

@@ -461,12 +461,20 @@ def test_es_linear_algebra_gives_the_same_bits_on_one_core_and_on_two():
     assert one.stdout.strip() and one.stdout == two.stdout
 
 
-def test_trainer_leaves_blas_on_one_thread():
-    from threadpoolctl import threadpool_info
-
-    from agents.config import load_config
-    from agents.trainer import Trainer
-
-    Trainer.build(load_config(ROOT / "configs" / "cartpole.yaml", ["strategy.population=4", "model.neurons=8", "lifetime.episodes=1", "lifetime.max_steps=5"]))
-    blas = [i for i in threadpool_info() if i["user_api"] == "blas"]
-    assert blas and all(i["num_threads"] == 1 for i in blas)
+def test_a_trainer_puts_blas_on_one_thread():
+    """In a fresh process (this one's conftest has already done it): building a Trainer is enough."""
+    code = (
+        "import json\nfrom threadpoolctl import threadpool_info\n"
+        "from agents.config import load_config\n"
+        "from agents.trainer import Trainer\n"
+        "before = max(i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas')\n"
+        "Trainer.build(load_config('configs/cartpole.yaml', ['strategy.population=4', 'model.neurons=8']))\n"
+        "print(json.dumps([before, [i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas']]))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("OPENBLAS_NUM_THREADS", None)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, check=True)
+    before, after = json.loads(out.stdout.strip().splitlines()[-1])
+    assert after and all(n == 1 for n in after), out.stdout
+    if len(os.sched_getaffinity(0)) > 1:
+        assert before > 1  # so the Trainer is what changed it

@@ -134,7 +134,7 @@ def test_es_meta_training_raises_held_out_accuracy():
     fit = jax.jit(jax.vmap(_held_out_accuracy, in_axes=(0, None)))
     ask = jax.jit(lambda k, s: es.ask(k, s, params))
     tell = jax.jit(lambda k, pop, f, s: es.tell(k, pop, evosax_fitness(f)[0], s, params)[0])
-    for gen in range(15):
+    for gen in range(20):
         k_ask, k_task, k_tell = jax.random.split(jax.random.fold_in(jax.random.key(2), gen), 3)
         pop, state = ask(k_ask, state)
         state = tell(k_tell, pop, fit(pop, k_task), state)
