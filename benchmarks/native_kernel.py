@@ -1,7 +1,7 @@
 """Is XLA's loop for the synapse GRU far from what this CPU can do? A hand-written kernel, measured.
 
 ``benchmarks/edge_gru_kernel.cc`` is the per-edge GRU update of one block (the loop that is
-~88 % of a ``synapse`` step) written by hand: 16 agents per AVX-512 vector, branch-free
+75–90 % of a ``synapse`` step) written by hand: 16 agents per AVX-512 vector, branch-free
 exp/tanh approximations, a reciprocal estimate instead of divisions, fused multiply-adds, the
 edge vectors updated in place (no copy into the pass loop's carry), split over XLA's CPU
 thread pool. This script builds it with the system C++ compiler (``-march=native``),
