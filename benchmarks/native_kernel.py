@@ -41,7 +41,8 @@ import numpy as np  # noqa: E402
 
 import sfnn.population as popmod  # noqa: E402
 from agents.trainer import EVAL_COMPILER_OPTIONS  # noqa: E402
-from sfnn.topology import BLOCKS, GROUP_TYPE  # noqa: E402
+from sfnn.network import SFNNSpec, plastic_update  # noqa: E402
+from sfnn.topology import BLOCKS, GROUP_TYPE, Topology  # noqa: E402
 
 SOURCE = Path(__file__).with_name("edge_gru_kernel.cc")
 TARGET = "sfnn_bench_edge_gru"
@@ -122,11 +123,13 @@ def block_inputs(pop: int, m: int = 4, n: int = 26, seed: int = 0):
     return edges * mask[:, :, None], mask, a, c, shared, wh, bn
 
 
-def xla_block(edges, mask, a, c, shared, wh, bn, eta=0.01):
-    """The training path's update of one block (materialised terms, XLA's fused GRU loop)."""
+def xla_block(edges, mask, a, c, shared, wh, bn, eta=0.01, lerp=False):
+    """The training path's update of one block (materialised terms, XLA's fused GRU loop, the
+    library's ``plastic_update``)."""
     g = {"gru": {"hidden_kernel": wh[None], "hidden_bias_n": bn[None]}}
     h = popmod._gru(g, 0, a[:, None] + c[None] + shared, edges, edges.shape[2])
-    return (edges + eta * h) * mask[:, :, None, :]
+    spec = SFNNSpec(Topology(1, 1, 1), plastic_lr=eta, update="lerp" if lerp else "add")
+    return plastic_update(spec, edges, h) * mask[:, :, None, :]
 
 
 def main() -> None:

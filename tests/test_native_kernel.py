@@ -30,11 +30,7 @@ def target(tmp_path_factory):
 def test_kernel_equals_the_xla_update(target, pop, m, n, lerp):
     edges, mask, a, c, shared, wh, bn = native_kernel.block_inputs(pop, m, n, seed=pop + m)
     eta = 0.7  # large, so a wrong gate shows in the result rather than vanishing in η·h
-    ref = native_kernel.xla_block(edges, mask, a, c, shared, wh, bn, eta)
-    if lerp:
-        g = {"gru": {"hidden_kernel": wh[None], "hidden_bias_n": bn[None]}}
-        h = native_kernel.popmod._gru(g, 0, a[:, None] + c[None] + shared, edges, m)
-        ref = (edges + eta * (h - edges)) * mask[:, :, None, :]
+    ref = native_kernel.xla_block(edges, mask, a, c, shared, wh, bn, eta, lerp)
     out = jax.jit(lambda *x: native_kernel.edge_gru(target, *x, eta, lerp))(edges, mask, a, c, shared, wh, bn)
     np.testing.assert_allclose(np.asarray(out), np.asarray(ref), atol=2e-6, rtol=0)
     assert float(jnp.max(jnp.abs(out))) > 0.1  # not all masked away
