@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from agents.config import TrainConfig, model_label
-from agents.trainer import EVAL_COMPILER_OPTIONS, Trainer
+from agents.trainer import EVAL_COMPILER_OPTIONS, Trainer, member_chunk
 from envs.lifetime import run_lifetimes
 from envs.registry import EnvAdapter
 
@@ -89,8 +89,18 @@ def bench(cfg: TrainConfig, generations: int = 2) -> dict[str, Any]:
         "env_time_share": round(env_share, 3),  # environment stepping (and auto-reset)
         "network_time_share": round(1.0 - env_share, 3),  # the rest: the network, lifetime loop, ES
         "agent_steps_per_generation": steps,
+        "chunk": member_chunk(cfg.parallel.chunk, trainer.devices[0].platform),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "device_peak_mb": device_peak_mb(trainer.devices),
     }
+
+
+def device_peak_mb(devices: list[jax.Device]) -> float | None:
+    """The largest peak of accelerator memory in use over ``devices`` (MiB), from the runtime's
+    allocator statistics; None where the backend keeps none (CPU: see ``peak_rss_mb``)."""
+    peaks = [(d.memory_stats() or {}).get("peak_bytes_in_use") for d in devices]
+    peaks = [p for p in peaks if p is not None]
+    return round(max(peaks) / 2**20, 1) if peaks else None
 
 
 def model_sizes(cfg: TrainConfig) -> dict[str, Any]:

@@ -79,7 +79,7 @@ class ParallelConfig:
     """Where the population is evaluated: devices of this process, and of other processes (jax.distributed)."""
 
     devices: int = 1  # local devices per process to shard the population over; 0 = all
-    chunk: int = 64  # members each device evaluates at once (lax.map over chunks); 0 = all. CPU throughput peaks near 64
+    chunk: Optional[int] = None  # members each device evaluates at once (lax.map over chunks); 0 = all; null = 64 on CPU (throughput peaks there), all on GPU/TPU
     processes: int = 1  # processes of one run (each runs the same command); >1 joins them with jax.distributed
     process_id: int = 0  # this process's index, 0..processes-1; only process 0 writes the run directory
     coordinator: Optional[str] = None  # host:port of process 0 that every process can reach (processes > 1)
@@ -366,8 +366,8 @@ def _check_layer_sizes(key: str, layers: list[int]) -> None:
 def validate_parallel(cfg: TrainConfig) -> None:
     """The ``parallel.*`` checks alone; they import nothing, so they can run before ``jax.distributed``."""
     par = cfg.parallel
-    if par.chunk < 0:
-        raise ConfigError(f"parallel.chunk={par.chunk} must be 0 (all members at once) or a positive count")
+    if par.chunk is not None and par.chunk < 0:
+        raise ConfigError(f"parallel.chunk={par.chunk} must be 0 (all members at once), a positive count, or null (by backend)")
     if par.devices < 0:
         raise ConfigError("parallel.devices must be 0 (all local devices) or a positive count")
     if not 1 <= par.processes <= MAXIMUM["parallel.processes"]:

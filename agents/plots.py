@@ -94,11 +94,14 @@ def compare_runs(runs: dict[str, list[dict[str, Any]]], path: Path, x: str = "ge
 
 
 def bench_scaling(rows: list[dict[str, Any]], key: str, path: Path) -> Path:
-    """Agent-steps per second and peak memory against one swept setting (failed points left out)."""
+    """Agent-steps per second and peak memory against one swept setting (failed points left out);
+    the memory is the accelerator's where every point reports it, else the process's RSS."""
     ok = [r for r in rows if "error" not in r]
     x = [float(r["value"]) for r in ok]
+    on_device = bool(ok) and all(r.get("device_peak_mb") is not None for r in ok)
+    memory = ("device_peak_mb", "peak device memory (MB)") if on_device else ("peak_rss_mb", "peak RSS (MB)")
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    for ax, col, label in ((axes[0], "agent_steps_per_s", "agent-steps / s"), (axes[1], "peak_rss_mb", "peak RSS (MB)")):
+    for ax, (col, label) in zip(axes, (("agent_steps_per_s", "agent-steps / s"), memory)):
         ax.plot(x, [r[col] for r in ok], marker="o")
         ax.set(xlabel=key, ylabel=label)
         if len(x) > 1 and min(x) > 0 and max(x) / min(x) >= 8:

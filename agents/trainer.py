@@ -207,6 +207,18 @@ def single_threaded_blas() -> None:
 EVAL_COMPILER_OPTIONS = {"xla_cpu_prefer_vector_width": 512}
 
 
+CPU_CHUNK = 64  # members per evaluated chunk on CPU: a chunk's working set stays in cache
+
+
+def member_chunk(chunk: int | None, platform: str) -> int:
+    """Members a device evaluates at once: ``parallel.chunk``, or by default ``CPU_CHUNK`` on
+    CPU, where throughput peaks near 64 (docs/PERFORMANCE.md, population sweep), and every
+    member at once on an accelerator, which needs thousands of agents in flight; 0 = all."""
+    if chunk is not None:
+        return chunk
+    return CPU_CHUNK if platform == "cpu" else 0
+
+
 def _mesh(devices: list[jax.Device]) -> Mesh | None:
     """The population's device mesh (axis ``pop``), or None on one device."""
     return Mesh(np.array(devices), ("pop",)) if len(devices) > 1 else None
@@ -227,7 +239,7 @@ def _sfnn_evaluator(cfg: TrainConfig, tasks: list, run_key: jax.Array, devices: 
         """The members of one device, ``parallel.chunk`` at a time when that divides them: a
         member's lifetimes depend only on its index, so chunking changes no result, and a
         chunk's working set stays in cache (docs/PERFORMANCE.md, population sweep)."""
-        n, c = members.shape[0], cfg.parallel.chunk
+        n, c = members.shape[0], member_chunk(cfg.parallel.chunk, devices[0].platform)
         if c == 0 or n <= c or n % c:
             return whole(pop, members, k_eval)
         split = lambda x: x.reshape(n // c, c, *x.shape[1:])  # noqa: E731

@@ -105,6 +105,8 @@ def test_bench_prints_one_json_line(cli):
     for key in ["agent_steps_per_s", "compile_s", "population", "devices", "backend"]:
         assert key in line
     assert line["population"] == 4 and line["agent_steps_per_s"] > 0
+    if line["backend"] == "cpu":  # the default chunk by backend; CPU runtimes keep no allocator statistics
+        assert line["chunk"] == 64 and line["device_peak_mb"] is None
 
 
 def test_bench_sweep_writes_a_table_and_a_plot(cli, tmp_path):

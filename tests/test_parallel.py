@@ -38,3 +38,27 @@ def test_sharded_and_chunked_equal_unsharded():
     for other in ("2/0", "1/2", "2/2"):  # 2 devices; chunks of 2 members; both
         assert out["1/0"]["rows"] == out[other]["rows"], other
         assert out["1/0"]["mean"] == out[other]["mean"], other
+
+
+def test_default_chunk_follows_the_backend():
+    """CPU evaluates 64 members at a time (cache-sized); an accelerator takes the whole shard, since
+    chunks there would serialise the population; an explicit ``parallel.chunk`` always wins."""
+    from agents.trainer import member_chunk
+
+    assert member_chunk(None, "cpu") == 64
+    assert member_chunk(None, "gpu") == 0 and member_chunk(None, "tpu") == 0
+    assert member_chunk(0, "cpu") == 0 and member_chunk(16, "gpu") == 16
+
+
+def test_device_peak_memory_is_the_largest_allocator_peak():
+    from agents.bench import device_peak_mb
+
+    class Dev:
+        def __init__(self, stats):
+            self.stats = stats
+
+        def memory_stats(self):
+            return self.stats
+
+    assert device_peak_mb([Dev(None), Dev(None)]) is None  # CPU: no allocator statistics
+    assert device_peak_mb([Dev({"peak_bytes_in_use": 3 * 2**20}), Dev({"peak_bytes_in_use": 5 * 2**20})]) == 5.0
