@@ -36,11 +36,16 @@ def parse_sweep(spec: str) -> tuple[str, list[str]]:
     return key.strip(), vals
 
 
-def run_point(config: str | None, overrides: list[str], key: str, value: str, generations: int) -> dict[str, Any]:
-    """One ``sfnn bench`` process; its JSON line, or ``{"error": ...}``."""
+def run_point(
+    config: str | None, overrides: list[str], key: str, value: str, generations: int, timeout: float | None = None
+) -> dict[str, Any]:
+    """One ``sfnn bench`` process; its JSON line, or ``{"error": ...}`` (also when it outlasts ``timeout`` s)."""
     cmd = [sys.executable, "-m", "agents.cli", "bench", *([config] if config else []), *overrides,
            f"{key}={value}", "--generations", str(generations)]  # fmt: skip
-    r = subprocess.run(cmd, capture_output=True, text=True)
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:  # subprocess.run kills the point's process before raising
+        return {"error": f"stopped after --point-timeout {timeout:g} s"}
     lines = r.stdout.strip().splitlines()
     if r.returncode != 0 or not lines:
         err = (r.stderr.strip().splitlines() or [f"exit status {r.returncode}"])[-1]
@@ -49,7 +54,8 @@ def run_point(config: str | None, overrides: list[str], key: str, value: str, ge
 
 
 def sweep(
-    config: str | None, overrides: list[str], specs: list[str], generations: int, out: Path
+    config: str | None, overrides: list[str], specs: list[str], generations: int, out: Path,
+    point_timeout: float | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """Run every sweep (one key each; the others stay at the config's values) and write
     ``bench_sweep.jsonl``, ``bench_sweep.md`` and one ``bench_sweep_<key>.png`` per key into ``out``."""
@@ -64,7 +70,7 @@ def sweep(
             rows[key] = []
             for v in values:
                 bar.set_postfix_str(f"{key}={v}")
-                rows[key].append({"key": key, "value": v, **run_point(config, overrides, key, v, generations)})
+                rows[key].append({"key": key, "value": v, **run_point(config, overrides, key, v, generations, point_timeout)})
                 bar.update(1)
     flat = [r for rs in rows.values() for r in rs]
     write_text_atomic(out / "bench_sweep.jsonl", "".join(json.dumps(r) + "\n" for r in flat))

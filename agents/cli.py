@@ -13,7 +13,7 @@ from pathlib import Path
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2
-        raise SystemExit(_fail(f"{message} (see sfnn {self.prog.split()[-1]} --help)"))
+        raise SystemExit(_fail(f"{message} (see {self.prog} --help)"))
 
 
 def _fail(msg: str) -> int:
@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="benchmark each value in its own process (repeatable, one key each), e.g. "
                         "strategy.population=16,64,256; writes a table and a plot into --out")
     b.add_argument("--out", type=Path, default=Path("runs/bench"), help="sweep output folder (default runs/bench)")
+    b.add_argument("--point-timeout", type=float, default=None, metavar="SECONDS",
+                   help="sweep: stop a point after this long and record it as failed (default: no limit)")
     c = sub.add_parser("compare", help="plot the training curves of several runs in one figure")
     c.add_argument("runs", type=Path, nargs="+", help="run directories")
     c.add_argument("--out", type=Path, required=True, help="PNG file to write")
@@ -213,7 +215,7 @@ def cmd_bench(args) -> int:
             key, values = parse_sweep(spec)
             for v in values:
                 load_config(config, [*overrides, f"{key}={v}"])
-        rows = sweep(config, overrides, args.sweep, args.generations, args.out)
+        rows = sweep(config, overrides, args.sweep, args.generations, args.out, args.point_timeout)
         print(markdown_table([r for rs in rows.values() for r in rs]), end="")
         print(f"table: {args.out / 'bench_sweep.md'}  rows: {args.out / 'bench_sweep.jsonl'}")
         for key in rows:
@@ -292,8 +294,14 @@ def cmd_render(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     try:
-        args = build_parser().parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        # key=value overrides may also follow the options (`sfnn bench CFG --generations 2 a.b=1`)
+        if extra and hasattr(args, "overrides") and all("=" in x and not x.startswith("-") for x in extra):
+            args.overrides = [*args.overrides, *extra]
+        elif extra:
+            return _fail(f"unrecognized arguments: {' '.join(extra)} (see sfnn {args.command} --help)")
     except SystemExit as e:
         return int(e.code or 0)
     handlers = {"train": cmd_train, "meta-test": cmd_meta_test, "bench": cmd_bench, "compare": cmd_compare, "envs": cmd_envs,

@@ -99,12 +99,13 @@ def test_envs_lists_registered_names(cli):
 
 
 def test_bench_prints_one_json_line(cli):
-    r = cli("bench", CARTPOLE, "strategy.population=4", "lifetime.episodes=1", "lifetime.max_steps=20", "--generations", "1")
+    r = cli("bench", CARTPOLE, "strategy.population=4", "--generations", "1", "lifetime.episodes=1", "lifetime.max_steps=20")
     assert r.returncode == 0, r.stderr
     line = json.loads(r.stdout.strip().splitlines()[-1])
     for key in ["agent_steps_per_s", "compile_s", "population", "devices", "backend"]:
         assert key in line
     assert line["population"] == 4 and line["agent_steps_per_s"] > 0
+    assert line["agent_steps_per_generation"] == 4 * 1 * 20  # the overrides after --generations took effect
     if line["backend"] == "cpu":  # the default chunk by backend; CPU runtimes keep no allocator statistics
         assert line["chunk"] == 64 and line["device_peak_mb"] is None
 
@@ -123,6 +124,11 @@ def test_bench_sweep_writes_a_table_and_a_plot(cli, tmp_path):
         r = cli("bench", CARTPOLE, *small, "--sweep", bad, "--out", str(tmp_path / "never"))
         assert r.returncode == 2 and hint in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert not (tmp_path / "never").exists()
+    slow = tmp_path / "slow"  # a point that outlasts --point-timeout is recorded as failed; the sweep still ends
+    r = cli("bench", CARTPOLE, *small, "--sweep", "strategy.population=2", "--point-timeout", "0.5", "--out", str(slow))
+    assert r.returncode == 0, r.stderr
+    row = json.loads((slow / "bench_sweep.jsonl").read_text())
+    assert row["error"] == "stopped after --point-timeout 0.5 s" and "agent_steps_per_s" not in row
 
 
 def test_wandb_offline_writes_a_local_run(tmp_path, cli):
@@ -145,6 +151,8 @@ BAD = [
     (["train", "--resume", "/nonexistent/run"], "not a run directory"),
     (["meta-test", "/nonexistent/run", "--env", "CartPole-v1"], "not a run directory"),
     (["frobnicate"], "invalid choice"),
+    (["train", CARTPOLE, "--out", "/tmp/never", "--nope"], "unrecognized arguments: --nope (see sfnn train --help)"),
+    (["envs", "a=1"], "unrecognized arguments: a=1 (see sfnn envs --help)"),
 ]
 
 
