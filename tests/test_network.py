@@ -81,15 +81,17 @@ def test_zero_gru_update_leaves_vectors_unchanged(plasticity):
 
 
 @pytest.mark.parametrize(
-    "plasticity, neurons, update",
-    [("synapse", 12, "add"), ("neuron", 12, "add"), ("neuron", 72, "add"), ("synapse", 12, "lerp"), ("neuron", 12, "lerp")],
+    "plasticity, neurons, update, P",
+    [("synapse", 12, "add", 5), ("neuron", 12, "add", 5), ("neuron", 72, "add", 5), ("synapse", 12, "lerp", 5),
+     ("neuron", 12, "lerp", 5), ("synapse", 12, "add", 32), ("synapse", 40, "add", 40)],
 )
-def test_fast_population_step_equals_reference(plasticity, neurons, update):
+def test_fast_population_step_equals_reference(plasticity, neurons, update, P):
     """The population-last fast path computes the same outputs and plastic states as the
-    readable single-agent reference, step after step (72 neurons: message sums longer than
-    ``population.MESSAGE_CHUNK`` are split into chunks), for both plastic update rules."""
-    P, spec = 5, spec_for(3, 2, plasticity, neurons=neurons, update=update,
-                                plastic_lr=0.3 if update == "lerp" else 0.01)
+    readable single-agent reference, step after step (72 and 40 neurons: message sums longer
+    than ``population.MESSAGE_CHUNK`` are split into chunks), for both plastic update rules,
+    and at populations whose materialised terms go through each of ``_materialize``'s barriers
+    (5: halves; 32, 40: the conditional)."""
+    spec = spec_for(3, 2, plasticity, neurons=neurons, update=update, plastic_lr=0.3 if update == "lerp" else 0.01)
     ref_state, fast_state, ref_step, fast_step = fast_and_reference(spec, P, 4)
     for t in range(6):
         obs = jax.random.normal(jax.random.fold_in(jax.random.key(2), t), (P, 3))
