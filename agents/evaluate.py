@@ -12,7 +12,7 @@ import jax.numpy as jnp
 
 from agents.config import ConfigError, TrainConfig
 from agents.fitness import combine_envs, lifetime_fitness
-from agents.policy import make_policy
+from agents.policy import make_policy, population_last
 from envs.lifetime import run_lifetimes
 from envs.registry import EnvAdapter, estimate_return_range, make_env
 from sfnn import Genome
@@ -64,10 +64,24 @@ def lifetime_returns(
     learn: bool = True,
     impl: str = "fast",
 ) -> jax.Array:
-    """Per-episode returns (B, episodes) of B lifetimes; genomes have a leading axis B."""
+    """Per-episode returns (B, episodes) of B lifetimes; genomes have a leading axis B.
+
+    With the population as the last axis (``population_last``), fewer than ``MIN_LANES``
+    lifetimes are padded with copies of the last one, whose returns are dropped: XLA's CPU
+    loops over fewer agents than a 512-bit vector has lanes compile to scalar code, 4-8× slower
+    per agent (docs/PERFORMANCE.md). Lifetimes never interact, so the returns are the same bits
+    either way (tests/test_parallel.py).
+    """
+    b = env_keys.shape[0]
+    if b < MIN_LANES and population_last(cfg, impl):
+        pad = lambda x: jnp.concatenate([x, jnp.repeat(x[-1:], MIN_LANES - b, axis=0)])  # noqa: E731
+        genomes, wiring_keys, env_keys = jax.tree.map(pad, (genomes, wiring_keys, env_keys))
     policy = make_policy(cfg, task.env, genomes, learn=learn, impl=impl)
     res = run_lifetimes(task.env, policy.step, policy.init(wiring_keys), env_keys, cfg.lifetime.episodes)
-    return res.returns
+    return res.returns[:b]
+
+
+MIN_LANES = 16  # float32 lanes of a 512-bit vector
 
 
 def lifetime_keys(cfg: TrainConfig, run_key: jax.Array, gen_key: jax.Array, member: jax.Array):

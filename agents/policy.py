@@ -93,6 +93,12 @@ def make_policy(cfg: TrainConfig, env: EnvAdapter, genomes: Genome, learn: bool 
     return BatchPolicy(cfg, env, genomes, learn, impl)
 
 
+def population_last(cfg: TrainConfig, impl: str = "fast") -> bool:
+    """Whether ``make_policy`` lays the population out as the last axis (SFNN and VSML fast paths),
+    where XLA's CPU loops vectorise across agents; the baselines are vmapped, population first."""
+    return impl == "fast" and cfg.model.kind not in baselines.BASELINES
+
+
 def scale_actions(values: jax.Array, low: tuple[float, ...], high: tuple[float, ...]) -> jax.Array:
     """Output values (..., d) read as actions in [-1, 1], mapped linearly onto [low, high] per
     dimension; clipped on both sides so that no output, however large, leaves the bounds."""

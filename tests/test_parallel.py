@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from conftest import ROOT
 
 SCRIPT = r"""
@@ -62,3 +63,30 @@ def test_device_peak_memory_is_the_largest_allocator_peak():
 
     assert device_peak_mb([Dev(None), Dev(None)]) is None  # CPU: no allocator statistics
     assert device_peak_mb([Dev({"peak_bytes_in_use": 3 * 2**20}), Dev({"peak_bytes_in_use": 5 * 2**20})]) == 5.0
+
+
+@pytest.mark.parametrize("kind", ["sfnn", "vsml"])
+def test_few_lifetimes_are_padded_to_a_vector_without_changing_returns(kind):
+    """Below 16 lifetimes the population-last learners are padded with copies of the last one
+    (scalar loops are 4-8× slower per agent); each lifetime's returns are the same bits as in a
+    batch of 20, which needs no padding."""
+    import jax
+    import numpy as np
+
+    from agents.config import load_config
+    from agents.evaluate import MIN_LANES, env_tasks, lifetime_returns
+    from agents.policy import genome_template
+
+    cfg = load_config(None, [f"model.kind={kind}", "model.neurons=12", "lifetime.episodes=2", "lifetime.max_steps=40",
+                             "log.wandb=disabled"])
+    task = env_tasks(cfg)[0]
+    n, few = 20, 3
+    assert few < MIN_LANES <= n
+    k = jax.random.split(jax.random.key(0), 3 * n)
+    genomes = jax.vmap(lambda key: genome_template(cfg, key))(k[:n])
+    run = jax.jit(lambda g, wk, ek: lifetime_returns(cfg, task, g, wk, ek))
+    full = np.asarray(run(genomes, k[n : 2 * n], k[2 * n :]))
+    part = np.asarray(run(jax.tree.map(lambda x: x[:few], genomes), k[n : n + few], k[2 * n : 2 * n + few]))
+    assert part.shape == (few, 2)
+    np.testing.assert_array_equal(part, full[:few])
+    assert len({tuple(r) for r in full[:few]}) > 1  # the lifetimes differ, so the rows cannot be mixed up
