@@ -116,7 +116,9 @@ def _materialize(f, *args):
     movement: the values are those of ``f(*args)``, whichever branch runs.
     """
     p = jax.tree.leaves(args)[0].shape[-1]
-    if p < 2:
+    if p < 2 or jax.default_backend() != "cpu":
+        # Both barriers answer XLA's CPU fusion and LLVM; elsewhere a conditional may even cost
+        # a device-to-host copy of its predicate per call, so other backends fuse as they choose.
         return f(*args)
     h = p // 2
     if 8 < h < 32:
