@@ -66,15 +66,16 @@ def lifetime_returns(
 ) -> jax.Array:
     """Per-episode returns (B, episodes) of B lifetimes; genomes have a leading axis B.
 
-    With the population as the last axis (``population_last``), fewer than ``MIN_LANES``
-    lifetimes are padded with copies of the last one, whose returns are dropped: XLA's CPU
-    loops over fewer agents than a 512-bit vector has lanes compile to scalar code, 4-8× slower
-    per agent (docs/PERFORMANCE.md). Lifetimes never interact, so the returns are the same bits
-    either way (tests/test_parallel.py).
+    With the population as the last axis (``population_last``), a batch that is not a multiple
+    of ``MIN_LANES`` lifetimes is padded with copies of the last one, whose returns are dropped:
+    XLA's CPU loops run 16 agents (one 512-bit vector) at a time and the rest as scalar code,
+    4-8× slower per agent (docs/PERFORMANCE.md). Lifetimes never interact, so the returns are
+    the same bits either way (tests/test_parallel.py).
     """
     b = env_keys.shape[0]
-    if b < MIN_LANES and population_last(cfg, impl):
-        pad = lambda x: jnp.concatenate([x, jnp.repeat(x[-1:], MIN_LANES - b, axis=0)])  # noqa: E731
+    extra = -b % MIN_LANES
+    if extra and population_last(cfg, impl):
+        pad = lambda x: jnp.concatenate([x, jnp.repeat(x[-1:], extra, axis=0)])  # noqa: E731
         genomes, wiring_keys, env_keys = jax.tree.map(pad, (genomes, wiring_keys, env_keys))
     policy = make_policy(cfg, task.env, genomes, learn=learn, impl=impl)
     res = run_lifetimes(task.env, policy.step, policy.init(wiring_keys), env_keys, cfg.lifetime.episodes)

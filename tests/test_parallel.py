@@ -66,10 +66,10 @@ def test_device_peak_memory_is_the_largest_allocator_peak():
 
 
 @pytest.mark.parametrize("kind", ["sfnn", "vsml"])
-def test_few_lifetimes_are_padded_to_a_vector_without_changing_returns(kind):
-    """Below 16 lifetimes the population-last learners are padded with copies of the last one
-    (scalar loops are 4-8× slower per agent); each lifetime's returns are the same bits as in a
-    batch of 20, which needs no padding."""
+def test_lifetime_batches_are_padded_to_whole_vectors_without_changing_returns(kind):
+    """Batches that are not a multiple of 16 lifetimes are padded with copies of the last one for
+    the population-last learners (a loop's scalar remainder is 4-8× slower per agent); each
+    lifetime's returns are the same bits as in a batch of 32, which needs no padding."""
     import jax
     import numpy as np
 
@@ -80,13 +80,13 @@ def test_few_lifetimes_are_padded_to_a_vector_without_changing_returns(kind):
     cfg = load_config(None, [f"model.kind={kind}", "model.neurons=12", "lifetime.episodes=2", "lifetime.max_steps=40",
                              "log.wandb=disabled"])
     task = env_tasks(cfg)[0]
-    n, few = 20, 3
-    assert few < MIN_LANES <= n
+    n = 2 * MIN_LANES
     k = jax.random.split(jax.random.key(0), 3 * n)
     genomes = jax.vmap(lambda key: genome_template(cfg, key))(k[:n])
     run = jax.jit(lambda g, wk, ek: lifetime_returns(cfg, task, g, wk, ek))
     full = np.asarray(run(genomes, k[n : 2 * n], k[2 * n :]))
-    part = np.asarray(run(jax.tree.map(lambda x: x[:few], genomes), k[n : n + few], k[2 * n : 2 * n + few]))
-    assert part.shape == (few, 2)
-    np.testing.assert_array_equal(part, full[:few])
-    assert len({tuple(r) for r in full[:few]}) > 1  # the lifetimes differ, so the rows cannot be mixed up
+    assert len({tuple(r) for r in full}) > 1  # the lifetimes differ, so the rows cannot be mixed up
+    for b in (3, 20):  # padded to 16 and to 32
+        part = np.asarray(run(jax.tree.map(lambda x: x[:b], genomes), k[n : n + b], k[2 * n : 2 * n + b]))
+        assert part.shape == (b, 2)
+        np.testing.assert_array_equal(part, full[:b])
