@@ -10,6 +10,7 @@ generation is the network (plus the ES's ask and tell, small next to either).
 from __future__ import annotations
 
 import resource
+import statistics
 import time
 from typing import Any
 
@@ -22,19 +23,33 @@ from envs.lifetime import run_lifetimes
 from envs.registry import EnvAdapter
 
 
-def time_generations(trainer: Trainer, generations: int) -> tuple[float, float]:
-    """(compile seconds, seconds per generation): the first generation compiles, the next are timed."""
+def time_generations(trainer: Trainer, generations: int) -> tuple[float, list[float]]:
+    """(compile seconds, seconds of each timed generation): the first generation compiles, the
+    next ``generations`` are timed one by one, so a noisy machine shows in their spread."""
     state = trainer.init_state()
     t = time.perf_counter()
     state, m = trainer.generation(state, jnp.int32(0))
     jax.block_until_ready(m)
     first = time.perf_counter() - t
-    t = time.perf_counter()
+    times = []
     for g in range(1, generations + 1):
+        t = time.perf_counter()
         state, m = trainer.generation(state, jnp.int32(g))
-    jax.block_until_ready(m)
-    per_gen = (time.perf_counter() - t) / generations
-    return max(first - per_gen, 0.0), per_gen
+        jax.block_until_ready(m)
+        times.append(time.perf_counter() - t)
+    return max(first - statistics.median(times), 0.0), times
+
+
+def timing_fields(steps: int, times: list[float]) -> dict[str, float]:
+    """Throughput from the median generation (robust to a slow one) and from the fastest (what
+    the machine can do when nothing else competes for it), with the generation times."""
+    med, best = statistics.median(times), min(times)
+    return {
+        "agent_steps_per_s": round(steps / med, 1),
+        "agent_steps_per_s_best": round(steps / best, 1),
+        "generation_s": round(med, 3),
+        "generation_s_min": round(best, 3),
+    }
 
 
 def env_seconds(env: EnvAdapter, batch: int, episodes: int, repeats: int) -> float:
@@ -58,7 +73,8 @@ def env_seconds(env: EnvAdapter, batch: int, episodes: int, repeats: int) -> flo
 def bench(cfg: TrainConfig, generations: int = 2) -> dict[str, Any]:
     """Time SFNN generations; agent-steps count every step of every lifetime of every member."""
     trainer = Trainer.build(cfg)
-    compile_s, per_gen = time_generations(trainer, generations)
+    compile_s, times = time_generations(trainer, generations)
+    per_gen = statistics.median(times)
     steps = sum(
         cfg.strategy.population * cfg.lifetime.lifetimes * cfg.lifetime.episodes * task.env.max_steps
         for task in trainer.tasks
@@ -76,9 +92,8 @@ def bench(cfg: TrainConfig, generations: int = 2) -> dict[str, Any]:
         }
     env_share = min(sum(v["env_s_per_generation"] for v in topo.values()) / per_gen, 1.0)
     return {
-        "agent_steps_per_s": round(steps / per_gen, 1),
+        **timing_fields(steps, times),
         "compile_s": round(compile_s, 2),
-        "generation_s": round(per_gen, 3),
         "population": cfg.strategy.population,
         "devices": len(trainer.devices),
         "backend": jax.default_backend(),

@@ -488,17 +488,16 @@ def bench(cfg: TrainConfig, generations: int = 2) -> dict[str, Any]:
     """``sfnn bench`` for dataset learners: time whole generations; an agent-step is one inner step of one member on one task."""
     import resource
 
-    from agents.bench import time_generations
+    from agents.bench import time_generations, timing_fields
     from agents.trainer import Trainer
 
     trainer = Trainer.build(cfg)
-    compile_s, per_gen = time_generations(trainer, generations)
+    compile_s, times = time_generations(trainer, generations)
     members = cfg.strategy.population if cfg.blur.meta == "es" else 1
     steps = members * cfg.blur.tasks_per_member * cfg.blur.inner_steps
     return {
-        "agent_steps_per_s": round(steps / per_gen, 1),
+        **timing_fields(steps, times),
         "compile_s": round(compile_s, 2),
-        "generation_s": round(per_gen, 3),
         "population": members,
         "devices": len(trainer.devices) if cfg.blur.meta == "es" else 1,
         "backend": jax.default_backend(),

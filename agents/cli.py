@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="time generations; prints one JSON line")
     b.add_argument("config", nargs="?", help="YAML config (default: built-in defaults)")
     b.add_argument("overrides", nargs="*")
-    b.add_argument("--generations", type=int, default=2, help="timed generations after compilation")
+    b.add_argument("--generations", type=int, default=2,
+                   help="timed generations after compilation (the JSON gives the median's throughput and the fastest's)")
     b.add_argument("--sweep", action="append", default=[], metavar="KEY=V1,V2,...",
                    help="benchmark each value in its own process (repeatable, one key each), e.g. "
                         "strategy.population=16,64,256; writes a table and a plot into --out")

@@ -105,6 +105,7 @@ def test_bench_prints_one_json_line(cli):
     for key in ["agent_steps_per_s", "compile_s", "population", "devices", "backend"]:
         assert key in line
     assert line["population"] == 4 and line["agent_steps_per_s"] > 0
+    assert line["agent_steps_per_s_best"] >= line["agent_steps_per_s"] and line["generation_s_min"] <= line["generation_s"]
     assert line["agent_steps_per_generation"] == 4 * 1 * 20  # the overrides after --generations took effect
     if line["backend"] == "cpu":  # the default chunk by backend; CPU runtimes keep no allocator statistics
         assert line["chunk"] == 64 and line["device_peak_mb"] is None
