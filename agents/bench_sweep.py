@@ -18,8 +18,8 @@ from tqdm import tqdm
 from agents.config import ConfigError
 from agents.files import write_text_atomic
 
-COLUMNS = ("agent_steps_per_s", "agent_steps_per_s_best", "generation_s", "compile_s", "peak_rss_mb", "device_peak_mb", "devices", "chunk",
-           "network_time_share")
+COLUMNS = ("agent_steps_per_s", "agent_steps_per_s_best", "generation_s", "compile_s", "peak_rss_mb",
+           "device_peak_mb", "devices", "chunk", "network_time_share")
 
 
 def plot_path(out: Path, key: str) -> Path:
