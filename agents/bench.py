@@ -113,7 +113,8 @@ def bench(cfg: TrainConfig, generations: int = 2) -> dict[str, Any]:
 def device_peak_mb(devices: list[jax.Device]) -> float | None:
     """The largest peak of accelerator memory in use over ``devices`` (MiB), from the runtime's
     allocator statistics; None where the backend keeps none (CPU: see ``peak_rss_mb``)."""
-    peaks = [(d.memory_stats() or {}).get("peak_bytes_in_use") for d in devices]
+    local = [d for d in devices if d.process_index == jax.process_index()]  # others' stats are not readable here
+    peaks = [(d.memory_stats() or {}).get("peak_bytes_in_use") for d in local]
     peaks = [p for p in peaks if p is not None]
     return round(max(peaks) / 2**20, 1) if peaks else None
 

@@ -55,6 +55,8 @@ def test_device_peak_memory_is_the_largest_allocator_peak():
     from agents.bench import device_peak_mb
 
     class Dev:
+        process_index = 0
+
         def __init__(self, stats):
             self.stats = stats
 
