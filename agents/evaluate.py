@@ -55,6 +55,9 @@ def env_tasks(cfg: TrainConfig, names: list[str] | None = None) -> list[EnvTask]
     return tasks
 
 
+MIN_LANES = 16  # float32 lanes of a 512-bit vector: lifetime batches are padded to a multiple of it
+
+
 def lifetime_returns(
     cfg: TrainConfig,
     task: EnvTask,
@@ -80,9 +83,6 @@ def lifetime_returns(
     policy = make_policy(cfg, task.env, genomes, learn=learn, impl=impl)
     res = run_lifetimes(task.env, policy.step, policy.init(wiring_keys), env_keys, cfg.lifetime.episodes)
     return res.returns[:b]
-
-
-MIN_LANES = 16  # float32 lanes of a 512-bit vector
 
 
 def lifetime_keys(cfg: TrainConfig, run_key: jax.Array, gen_key: jax.Array, member: jax.Array):
