@@ -8,6 +8,7 @@ import pytest
 from conftest import fast_and_reference
 
 from sfnn import SFNNSpec, Topology, genome_size, init_genome, init_state, sample_masks, step
+import sfnn.population as popmod
 from sfnn.population import to_population_first
 
 
@@ -81,16 +82,21 @@ def test_zero_gru_update_leaves_vectors_unchanged(plasticity):
 
 
 @pytest.mark.parametrize(
-    "plasticity, neurons, update, P",
-    [("synapse", 12, "add", 5), ("neuron", 12, "add", 5), ("neuron", 72, "add", 5), ("synapse", 12, "lerp", 5),
-     ("neuron", 12, "lerp", 5), ("synapse", 12, "add", 32), ("synapse", 40, "add", 40)],
+    "plasticity, neurons, update, P, layout",
+    [("synapse", 12, "add", 5, "cpu"), ("neuron", 12, "add", 5, "cpu"), ("neuron", 72, "add", 5, "cpu"),
+     ("synapse", 12, "lerp", 5, "cpu"), ("neuron", 12, "lerp", 5, "cpu"), ("synapse", 12, "add", 32, "cpu"),
+     ("synapse", 40, "add", 40, "cpu"), ("synapse", 12, "add", 5, "accelerator"), ("synapse", 12, "lerp", 5, "accelerator"),
+     ("synapse", 40, "add", 40, "accelerator")],
 )
-def test_fast_population_step_equals_reference(plasticity, neurons, update, P):
+def test_fast_population_step_equals_reference(plasticity, neurons, update, P, layout, monkeypatch):
     """The population-last fast path computes the same outputs and plastic states as the
     readable single-agent reference, step after step (72 and 40 neurons: message sums longer
     than ``population.MESSAGE_CHUNK`` are split into chunks), for both plastic update rules,
     and at populations whose materialised terms go through each of ``_materialize``'s barriers
-    (5: halves; 32, 40: the conditional)."""
+    (5: halves; 32, 40: the conditional). ``accelerator``: the program a GPU gets (no barriers,
+    passes unrolled), traced here on the CPU."""
+    if layout == "accelerator":
+        monkeypatch.setattr(popmod, "_cpu_layout", lambda: False)
     spec = spec_for(3, 2, plasticity, neurons=neurons, update=update, plastic_lr=0.3 if update == "lerp" else 0.01)
     ref_state, fast_state, ref_step, fast_step = fast_and_reference(spec, P, 4)
     for t in range(6):
