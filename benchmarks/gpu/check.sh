@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The prepared GPU check for a session that is lent a GPU machine (docs/PERFORMANCE.md, "On a
-# GPU"): at most ~7.5 minutes. Here first: `bash benchmarks/gpu/wheels.sh`. Then one device call,
-# from the repo root:  run(command="bash benchmarks/gpu/check.sh", carry=[".whl"], timeout_s=470)
+# GPU"): at most ~8 minutes, about 5 on an H200. Here first: `bash benchmarks/gpu/wheels.sh`.
+# Then one device call, from the repo root:
+#   run(command="bash benchmarks/gpu/check.sh", carry=[".whl"], timeout_s=500)
 # Ordered by value, each step under its own timeout so a slow one cannot starve the rest: the
 # authors' configuration at populations in the thousands (throughput, compile time, peak GPU
-# memory), the default configuration at the largest population, a short CartPole training run
-# (its metrics.jsonl is copied even if it is cut short), then the authors' configuration at the
-# largest population. Everything comes back under $OUT (at most 8 files). Runs on a CPU machine
+# memory), the default configuration at the largest population, four short CartPole training
+# runs (two with XLA's default GPU flags, two with deterministic ops: is each pair identical?),
+# the authors' configuration at the largest population, and the fast-path-equals-reference
+# tests on the GPU. Everything comes back under $OUT (at most 8 files). Runs on a CPU machine
 # too (OUT=runs/gpu_check; smaller: POPS=8,16 BIG=16 TRAIN_POP=16 GENS=3).
 set -uo pipefail
 OUT=${OUT:-runs/gpu_check}
@@ -14,7 +16,7 @@ PY=${PY:-python3}
 POPS=${POPS:-1024,4096}
 BIG=${BIG:-16384}
 TRAIN_POP=${TRAIN_POP:-1024}
-GENS=${GENS:-30}
+GENS=${GENS:-15}  # crosses the first checkpoint (every 10), where two runs parted on 2026-11-30
 mkdir -p "$OUT"
 exec > >(tee "$OUT/log") 2>&1
 if compgen -G ".whl/*.whl" > /dev/null; then
@@ -34,14 +36,34 @@ echo "== 2. default configuration (neuron), population $BIG"
 timeout 80 $PY -m agents.cli bench configs/cartpole.yaml "${small[@]}" strategy.population=$BIG \
   | tail -1 > "$OUT/cartpole_big.json"
 cat "$OUT/cartpole_big.json"
-echo "== 3. CartPole training, population $TRAIN_POP, $GENS generations"
-rm -rf /tmp/gpu_train
-timeout 110 $PY -m agents.cli train configs/cartpole.yaml strategy.population=$TRAIN_POP strategy.generations=$GENS \
-  log.wandb=disabled log.figures=false log.final_lifetimes=16 --out /tmp/gpu_train
-cp /tmp/gpu_train/metrics.jsonl "$OUT/train_metrics.jsonl" 2>/dev/null
-cp /tmp/gpu_train/summary.json "$OUT/train_summary.json" 2>/dev/null
+echo "== 3. CartPole training, population $TRAIN_POP, $GENS generations, twice; then twice with deterministic XLA ops"
+# Are two runs of one config the same on this GPU (docs/RELIABILITY.md, determinism)? Each pair is
+# compared generation by generation; the first run's metrics and summary come back.
+train() {  # $1: run directory; XLA_FLAGS from the caller
+  timeout 75 $PY -m agents.cli train configs/cartpole.yaml strategy.population=$TRAIN_POP \
+    strategy.generations=$GENS log.wandb=disabled log.figures=false log.progress=false log.final_lifetimes=16 --out "$1" \
+    | grep -E "^done|final genome|learning off"
+}
+same() {  # first generation whose metrics differ (wall times aside), or "identical"
+  $PY - "$1/metrics.jsonl" "$2/metrics.jsonl" <<'PYEOF'
+import json, sys
+a, b = ([json.loads(x) for x in open(f)] for f in sys.argv[1:3])
+strip = lambda r: {k: v for k, v in r.items() if k != "wall_s"}
+diff = [g for g, (x, y) in enumerate(zip(a, b)) if strip(x) != strip(y)]
+print(f"{len(a)} and {len(b)} generations:", f"first difference at generation {diff[0]}" if diff else "identical")
+PYEOF
+}
+rm -rf /tmp/gpu_train_*
+train /tmp/gpu_train_a; train /tmp/gpu_train_b; echo -n "default XLA flags: "; same /tmp/gpu_train_a /tmp/gpu_train_b
+XLA_FLAGS=--xla_gpu_deterministic_ops=true train /tmp/gpu_train_c
+XLA_FLAGS=--xla_gpu_deterministic_ops=true train /tmp/gpu_train_d
+echo -n "--xla_gpu_deterministic_ops=true: "; same /tmp/gpu_train_c /tmp/gpu_train_d
+cp /tmp/gpu_train_a/metrics.jsonl "$OUT/train_metrics.jsonl" 2>/dev/null
+cp /tmp/gpu_train_a/summary.json "$OUT/train_summary.json" 2>/dev/null
 echo "== 4. authors' configuration, population $BIG"
 timeout 80 $PY -m agents.cli bench configs/bench_paper.yaml "${small[@]}" strategy.population=$BIG \
   | tail -1 > "$OUT/paper_big.json"
 cat "$OUT/paper_big.json"
+echo "== 5. fast path = reference, on this backend"
+XLA_FLAGS= timeout 110 $PY -m pytest -q -p no:cacheprovider tests/test_network.py -k fast_population 2>&1 | tail -15
 date
