@@ -13,6 +13,9 @@ os.environ.setdefault("WANDB_SILENT", "true")
 # the suite alike (in-process JAX and the sfnn commands it starts); XLA_FLAGS set outside wins.
 FAST_COMPILE = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
 os.environ.setdefault("XLA_FLAGS", FAST_COMPILE)
+# The suite runs on the CPU even where a GPU is present, as CI does (same programs, same bits;
+# several tests fork CPU devices). `JAX_PLATFORMS=cuda make test` (or empty) runs it on the GPU.
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import pytest  # noqa: E402
 

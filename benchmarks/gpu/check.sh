@@ -66,7 +66,7 @@ timeout 80 $PY -m agents.cli bench configs/bench_paper.yaml "${small[@]}" strate
   | tail -1 > "$OUT/paper_big.json"
 cat "$OUT/paper_big.json"
 echo "== 5. fast path = reference, on this backend"
-XLA_FLAGS= timeout 110 $PY -m pytest -q -p no:cacheprovider tests/test_network.py -k fast_population 2>&1 | tail -15
+XLA_FLAGS= JAX_PLATFORMS= timeout 110 $PY -m pytest -q -p no:cacheprovider tests/test_network.py -k fast_population 2>&1 | tail -15
 echo "== 6. brax inverted pendulum (synapse, 16 neurons, 3 x 1000-step lifetimes), population $BRAX_POP"
 timeout 120 $PY -m agents.cli bench configs/brax_inverted_pendulum.yaml "${small[@]}" strategy.population=$BRAX_POP \
   | tail -1 > "$OUT/brax_pendulum.json"
