@@ -45,13 +45,19 @@ train() {  # $1: run directory; XLA_FLAGS from the caller
     strategy.generations=$GENS log.wandb=disabled log.figures=false log.progress=false log.final_lifetimes=16 --out "$1" \
     | grep -E "^done|final genome|learning off"
 }
-same() {  # first generation whose metrics differ (wall times aside), or "identical"
-  $PY - "$1/metrics.jsonl" "$2/metrics.jsonl" <<'PYEOF'
+same() {  # first generation whose metrics differ (wall times aside), and whether the saved genomes
+  # are the same bits (metrics can agree while the networks differ in the last bits: returns are
+  # whole numbers of steps)
+  $PY - "$1" "$2" <<'PYEOF'
 import json, sys
-a, b = ([json.loads(x) for x in open(f)] for f in sys.argv[1:3])
+import numpy as np
+a, b = ([json.loads(x) for x in open(f"{d}/metrics.jsonl")] for d in sys.argv[1:3])
 strip = lambda r: {k: v for k, v in r.items() if k != "wall_s"}
 diff = [g for g, (x, y) in enumerate(zip(a, b)) if strip(x) != strip(y)]
-print(f"{len(a)} and {len(b)} generations:", f"first difference at generation {diff[0]}" if diff else "identical")
+ga, gb = (np.load(f"{d}/genomes.npz") for d in sys.argv[1:3])
+same_bits = sorted(ga.files) == sorted(gb.files) and all(np.array_equal(ga[k], gb[k]) for k in ga.files)
+print(f"{len(a)} and {len(b)} generations:", f"metrics first differ at generation {diff[0]}" if diff else "metrics identical",
+      "; genomes.npz", "identical" if same_bits else "differs")
 PYEOF
 }
 rm -rf /tmp/gpu_train_*
