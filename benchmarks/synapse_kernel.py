@@ -12,7 +12,9 @@ ratios, not the absolute figures.
 Variants (``--list``): ``before`` is the formulation before the fix (fusion left to XLA:
 the message sums were fused into the neuron units and compiled to scalar code, the first
 pass's edges were recomputed inside the second pass); ``current`` is what
-``sfnn.population`` does now; the others take one change away or add one. ``--options``
+``sfnn.population`` does now; ``reference`` is the readable single-agent network
+(``sfnn.network.step``) vmapped over agents, population first, whose sums are matrix
+products; the others take one change away or add one. ``--options``
 adds XLA compiler options to every variant; a variant written ``NAME+{json}`` adds its own.
 The ``max |diff|`` column compares each variant's returns and final edge vectors with the
 first variant's (0 means bit-identical).
@@ -35,7 +37,7 @@ import sfnn.population as popmod  # noqa: E402
 from agents.trainer import EVAL_COMPILER_OPTIONS  # noqa: E402
 from envs.lifetime import run_lifetimes  # noqa: E402
 from envs.registry import make_env  # noqa: E402
-from sfnn.network import SFNNSpec  # noqa: E402
+from sfnn.network import SFNNSpec, init_state, step  # noqa: E402
 from sfnn.topology import BLOCKS, GROUP_TYPE, Topology  # noqa: E402
 from sfnn.units import init_genome  # noqa: E402
 
@@ -124,6 +126,7 @@ DOCS = {
     "no_scan": "current pass (materialised sums and terms), passes unrolled",
     "no_materialize": "the pass before the fix, passes as a lax.scan",
     "current": "sfnn.population as it is in the tree",
+    "reference": "sfnn.network.step vmapped over agents (population first, matrix products)",
 }
 
 
@@ -132,7 +135,17 @@ def build(variant: str, pop: int, steps: int, plasticity: str = "synapse", optio
     env = make_env("CartPole-v1", steps)
     spec = SFNNSpec(Topology(env.obs_size, 32 - env.obs_size - env.n_actions, env.n_actions),
                     channels=4, connect_prob=0.5, passes=2, plasticity=plasticity)
-    fn, rep = VARIANTS[variant]
+    fn, rep = VARIANTS.get(variant, (None, None))
+
+    def run_reference(genomes, keys):  # the readable single-agent network, vmapped (population first)
+        st = jax.vmap(lambda k: init_state(k, spec))(keys)
+
+        def policy(s, obs, r, term):
+            out, s = jax.vmap(lambda g, s1, o, r1: step(g, spec, s1, o, r1))(genomes, s, obs, r)
+            return jnp.argmax(out, axis=-1), s
+
+        res = run_lifetimes(env, policy, st, keys, 1)
+        return res.returns, jnp.moveaxis(jax.tree.leaves(res.final_agent_state.plastic)[0], 0, -1)
 
     def run(genomes, keys):
         g = popmod.to_population_last(genomes)
@@ -152,7 +165,8 @@ def build(variant: str, pop: int, steps: int, plasticity: str = "synapse", optio
     popmod._repeat_passes = rep or saved[1]
     try:
         t = time.perf_counter()
-        jitted = jax.jit(run, compiler_options={**EVAL_COMPILER_OPTIONS, **(options or {})})
+        jitted = jax.jit(run_reference if variant == "reference" else run,
+                         compiler_options={**EVAL_COMPILER_OPTIONS, **(options or {})})
         compiled = jitted.lower(genomes, keys).compile()
         compile_s = time.perf_counter() - t
     finally:
@@ -173,7 +187,7 @@ def main() -> None:
     ap.add_argument("--options", default="{}", help="extra XLA compiler options (JSON) for every variant")
     args = ap.parse_args()
     if args.list:
-        for k, (fn, _) in VARIANTS.items():
+        for k, (fn, _) in {**VARIANTS, "reference": (None, None)}.items():
             print(f"{k:16s} {DOCS.get(k) or ' '.join((fn.__doc__ or '').split())}")
         return
     names = args.variants or list(VARIANTS)

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # The prepared GPU check for a session that is lent a GPU machine (docs/PERFORMANCE.md, "On a
-# GPU"): at most ~10 minutes, about 6 on an H200. Here first: `bash benchmarks/gpu/wheels.sh`.
-# Then one device call, from the repo root:
+# GPU"): about 7 minutes on an H200. Here first: `bash benchmarks/gpu/wheels.sh`. Then one
+# device call, from the repo root:
 #   run(command="bash benchmarks/gpu/check.sh", carry=[".whl"], timeout_s=600)
 # Ordered by value, each step under its own timeout so a slow one cannot starve the rest: the
 # authors' configuration at populations in the thousands (throughput, compile time, peak GPU
 # memory), the default configuration at the largest population, four short CartPole training
 # runs (two with XLA's default GPU flags, two with deterministic ops: is each pair identical?),
 # the authors' configuration at the largest population, the fast-path-equals-reference tests on
-# the GPU, and a brax environment. Everything comes back under $OUT (8 files). Runs on a CPU
-# machine too (OUT=runs/gpu_check; smaller: POPS=8,16 BIG=16 TRAIN_POP=16 GENS=12 BRAX_POP=16).
+# the GPU, a brax environment, and other layouts of the synapse step (the vmapped reference,
+# sigmoids through tanh, fusion left to XLA). Everything comes back under $OUT (8 files), also
+# when the call is cut short. Runs on a CPU machine too (OUT=runs/gpu_check; smaller: POPS=8,16
+# BIG=16 TRAIN_POP=16 GENS=12 BRAX_POP=16 VARIANT_POP=16).
 set -uo pipefail
 OUT=${OUT:-runs/gpu_check}
 PY=${PY:-python3}
@@ -17,6 +19,7 @@ POPS=${POPS:-1024,4096}
 BIG=${BIG:-16384}
 TRAIN_POP=${TRAIN_POP:-1024}
 BRAX_POP=${BRAX_POP:-4096}
+VARIANT_POP=${VARIANT_POP:-4096}
 GENS=${GENS:-15}  # crosses the first checkpoint (every 10), where two runs parted on 2026-11-30
 mkdir -p "$OUT"
 exec > >(tee "$OUT/log") 2>&1
@@ -77,4 +80,6 @@ echo "== 6. brax inverted pendulum (synapse, 16 neurons, 3 x 1000-step lifetimes
 timeout 120 $PY -m agents.cli bench configs/brax_inverted_pendulum.yaml "${small[@]}" strategy.population=$BRAX_POP \
   | tail -1 > "$OUT/brax_pendulum.json"
 cat "$OUT/brax_pendulum.json"
+echo "== 7. layouts of the synapse step on this backend (population $VARIANT_POP, 100 steps; ratios to the library's)"
+timeout 100 $PY benchmarks/synapse_kernel.py --pop $VARIANT_POP --steps 100 --rounds 2 current reference sigmoid_tanh before
 date
