@@ -97,6 +97,7 @@ def bench(cfg: TrainConfig, generations: int = 2) -> dict[str, Any]:
         "population": cfg.strategy.population,
         "devices": len(trainer.devices),
         "backend": jax.default_backend(),
+        "device_kind": trainer.devices[0].device_kind,  # e.g. "NVIDIA H200": says which machine a row is from
         "model": model_label(cfg),
         **model_sizes(cfg),
         "genome_params": trainer.num_params,

@@ -102,13 +102,13 @@ def test_bench_prints_one_json_line(cli):
     r = cli("bench", CARTPOLE, "strategy.population=4", "--generations", "1", "lifetime.episodes=1", "lifetime.max_steps=20")
     assert r.returncode == 0, r.stderr
     line = json.loads(r.stdout.strip().splitlines()[-1])
-    for key in ["agent_steps_per_s", "compile_s", "population", "devices", "backend"]:
+    for key in ["agent_steps_per_s", "compile_s", "population", "devices", "backend", "device_kind"]:
         assert key in line
     assert line["population"] == 4 and line["agent_steps_per_s"] > 0
     assert line["agent_steps_per_s_best"] >= line["agent_steps_per_s"] and line["generation_s_min"] <= line["generation_s"]
     assert line["agent_steps_per_generation"] == 4 * 1 * 20  # the overrides after --generations took effect
     if line["backend"] == "cpu":  # the default chunk by backend; CPU runtimes keep no allocator statistics
-        assert line["chunk"] == 64 and line["device_peak_mb"] is None
+        assert line["chunk"] == 64 and line["device_peak_mb"] is None and line["device_kind"] == "cpu"
 
 
 def test_bench_sweep_writes_a_table_and_a_plot(cli, tmp_path):
