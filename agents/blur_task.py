@@ -501,7 +501,7 @@ def bench(cfg: TrainConfig, generations: int = 2) -> dict[str, Any]:
         "population": members,
         "devices": len(trainer.devices) if cfg.blur.meta == "es" else 1,
         "backend": jax.default_backend(),
-        "device_kind": jax.devices()[0].device_kind,
+        "device_kind": trainer.devices[0].device_kind,
         "model": cfg.model.kind,
         "meta": cfg.blur.meta,
         "genome_params": trainer.num_params,

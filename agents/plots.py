@@ -93,13 +93,19 @@ def compare_runs(runs: dict[str, list[dict[str, Any]]], path: Path, x: str = "ge
     return path
 
 
+def memory_column(rows: list[dict[str, Any]]) -> tuple[str, str]:
+    """(field, axis label) of the peak memory to plot for benchmark rows: the accelerator's where
+    every row reports it, else the process's RSS (CPU runtimes keep no allocator statistics)."""
+    on_device = bool(rows) and all(r.get("device_peak_mb") is not None for r in rows)
+    return ("device_peak_mb", "peak device memory (MB)") if on_device else ("peak_rss_mb", "peak RSS (MB)")
+
+
 def bench_scaling(rows: list[dict[str, Any]], key: str, path: Path) -> Path:
-    """Agent-steps per second and peak memory against one swept setting (failed points left out);
-    the memory is the accelerator's where every point reports it, else the process's RSS."""
+    """Agent-steps per second and peak memory (``memory_column``) against one swept setting
+    (failed points left out)."""
     ok = [r for r in rows if "error" not in r]
     x = [float(r["value"]) for r in ok]
-    on_device = bool(ok) and all(r.get("device_peak_mb") is not None for r in ok)
-    memory = ("device_peak_mb", "peak device memory (MB)") if on_device else ("peak_rss_mb", "peak RSS (MB)")
+    memory = memory_column(ok)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for ax, (col, label) in zip(axes, (("agent_steps_per_s", "agent-steps / s"), memory)):
         ax.plot(x, [r[col] for r in ok], marker="o")

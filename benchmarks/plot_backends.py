@@ -19,6 +19,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from agents.plots import memory_column  # noqa: E402
+
 
 def load_rows(directory: Path) -> list[dict]:
     """Every benchmark row saved under ``directory`` (failed sweep points are skipped)."""
@@ -31,8 +33,8 @@ def load_rows(directory: Path) -> list[dict]:
 
 
 def plot(series: dict[str, list[dict]], out: Path) -> None:
-    """Two panels: agent-steps/s and peak memory (the device's where recorded, else the
-    process's RSS) against population, log-log."""
+    """Two panels: agent-steps/s and peak memory (``agents.plots.memory_column``: the device's
+    where recorded, else the process's RSS) against population, log-log."""
     fig, (ax_speed, ax_mem) = plt.subplots(1, 2, figsize=(11, 4))
     for label, rows in series.items():
         by_placement = collections.defaultdict(list)
@@ -43,9 +45,9 @@ def plot(series: dict[str, list[dict]], out: Path) -> None:
             pops = [r["population"] for r in rs]
             name = f"{label}, {placement}"
             ax_speed.plot(pops, [r["agent_steps_per_s"] for r in rs], "o-", label=name)
-            device = all(r.get("device_peak_mb") for r in rs)
-            mem = [r["device_peak_mb"] if device else r["peak_rss_mb"] for r in rs]
-            ax_mem.plot(pops, mem, "o-", label=f"{name} ({'device' if device else 'process RSS'})")
+            col, _ = memory_column(rs)
+            where = "device" if col == "device_peak_mb" else "process RSS"
+            ax_mem.plot(pops, [r[col] for r in rs], "o-", label=f"{name} ({where})")
     for ax, ylabel in ((ax_speed, "agent-steps / s"), (ax_mem, "peak memory, MB")):
         ax.set(xscale="log", yscale="log", xlabel="population", ylabel=ylabel)
         ax.grid(True, which="both", alpha=0.3)
