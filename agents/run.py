@@ -126,6 +126,9 @@ class _Wandb:
         try:
             import wandb
 
+            # wandb takes this package's name, `agents`, for the OpenAI Agents SDK and advertises
+            # its LLM-tracing tool on every run; a user's own setting wins
+            os.environ.setdefault("WANDB_DISABLE_WEAVE", "true")
             self.run = wandb.init(
                 project=cfg.log.project,
                 mode=cfg.log.wandb,

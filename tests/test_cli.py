@@ -136,9 +136,11 @@ def test_wandb_offline_writes_a_local_run(tmp_path, cli):
     out = tmp_path / "wb"
     args = [a for a in TINY if not a.startswith("log.wandb")]
     r = cli("train", CARTPOLE, *args, "strategy.generations=1", "log.wandb=offline", "--out", str(out),
-            env={"WANDB_MODE": "offline"})
+            env={"WANDB_MODE": "offline", "WANDB_SILENT": "false"})
     assert r.returncode == 0, r.stderr
     assert list((out / "wandb").glob("offline-run-*"))
+    # wandb took the `agents` package for the OpenAI Agents SDK and advertised an LLM tracer
+    assert "Weave" not in r.stdout + r.stderr
 
 
 BAD = [
