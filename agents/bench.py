@@ -79,7 +79,8 @@ def bench(cfg: TrainConfig, generations: int = 2) -> dict[str, Any]:
         cfg.strategy.population * cfg.lifetime.lifetimes * cfg.lifetime.episodes * task.env.max_steps
         for task in trainer.tasks
     )
-    batch = cfg.strategy.population * cfg.lifetime.lifetimes
+    # each process evaluates its share of the population (all of it in a one-process run)
+    batch = cfg.strategy.population * cfg.lifetime.lifetimes // jax.process_count()
     topo = {}
     for t in trainer.tasks:
         env_s = env_seconds(t.env, batch, cfg.lifetime.episodes, generations)
@@ -95,7 +96,8 @@ def bench(cfg: TrainConfig, generations: int = 2) -> dict[str, Any]:
         **timing_fields(steps, times),
         "compile_s": round(compile_s, 2),
         "population": cfg.strategy.population,
-        "devices": len(trainer.devices),
+        "devices": len(trainer.devices),  # of every process
+        "processes": jax.process_count(),
         "backend": jax.default_backend(),
         "device_kind": trainer.devices[0].device_kind,  # e.g. "NVIDIA H200": says which machine a row is from
         "model": model_label(cfg),

@@ -204,12 +204,13 @@ def cmd_meta_test(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from agents.bench import bench
     from agents.config import load_config
 
     config, overrides = _split_config_arg(args.config, args.overrides)
-    cfg = load_config(config, overrides)
     if args.sweep:
+        if load_config(config, overrides, check=False).parallel.processes > 1:
+            return _fail("--sweep runs every point as a process of its own; bench several processes one "
+                         "setting at a time (benchmarks/weak_scaling.py starts them on one machine)")
         from agents.bench_sweep import markdown_table, parse_sweep, plot_path, sweep
 
         for spec in args.sweep:  # every point must be a valid config before any is run
@@ -222,14 +223,23 @@ def cmd_bench(args) -> int:
         for key in rows:
             print(f"plot: {plot_path(args.out, key)}")
         return 0
+    # as in `sfnn train`: join the other processes (parallel.processes > 1) before JAX's backend starts
+    primary = _join(load_config(config, overrides, check=False))
     from agents.config import is_supervised
 
+    cfg = load_config(config, overrides)
     if is_supervised(cfg):
         from agents.blur_task import bench as bench_blur
 
         print(json.dumps(bench_blur(cfg, args.generations)))
         return 0
-    print(json.dumps(bench(cfg, args.generations)))
+    from agents.bench import bench
+
+    result = bench(cfg, args.generations)  # every process times the same generations
+    if primary:
+        print(json.dumps(result))
+    else:
+        print(f"process {cfg.parallel.process_id} of {cfg.parallel.processes}: done", file=sys.stderr)
     return 0
 
 

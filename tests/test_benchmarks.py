@@ -10,6 +10,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 import plot_backends  # noqa: E402
 import profile_lifetime  # noqa: E402
+import weak_scaling  # noqa: E402
+from conftest import TINY  # noqa: E402
 
 
 def _bench_row(pop, speed, backend, plasticity, device_mb=None):
@@ -47,3 +49,30 @@ def test_trace_summary_groups_events_by_process_and_name(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "/device:GPU:0: 6.5 ms in 3 events" in out
     assert "6.00 ms       2  gru_fusion" in out and "python_frame" not in out
+
+
+def test_weak_scaling_over_processes_benches_a_joined_run(tmp_path, capsys):
+    """Two `sfnn bench` processes joined through jax.distributed (a machine each, in small), against one."""
+    args = ["configs/cartpole.yaml", *(a for a in TINY if not a.startswith("strategy.population="))]
+    out = tmp_path / "weak"
+    assert weak_scaling.main([*args, "--mode", "processes", "--workers", "1,2", "--per-worker", "8",
+                              "--generations", "1", "--repeats", "1", "--timeout", "300", "--out", str(out)]) == 0
+    runs = [json.loads(x) for x in (out / "weak_scaling.jsonl").read_text().splitlines()]
+    assert [(r["workers"], r["processes"], r["devices"], r["population"]) for r in runs] == [(1, 1, 1, 8), (2, 2, 2, 16)]
+    assert all(r["agent_steps_per_s"] > 0 for r in runs)
+    table = (out / "weak_scaling.md").read_text()
+    assert "| 2 | 16 |" in table and (out / "weak_scaling.png").stat().st_size > 10_000
+    assert "efficiency" in capsys.readouterr().out
+
+
+def test_weak_scaling_efficiency_is_per_worker_against_one():
+    runs = {1: [{"agent_steps_per_s": 100.0, "population": 64, "devices": 1, "generation_s": 1.0, "compile_s": 3.0,
+                 "peak_rss_mb": 700.0}],
+            2: [{"agent_steps_per_s": 150.0, "population": 128, "devices": 2, "generation_s": 1.7, "compile_s": 3.0,
+                 "peak_rss_mb": 720.0},
+                {"agent_steps_per_s": 180.0, "population": 128, "devices": 2, "generation_s": 1.4, "compile_s": 3.0,
+                 "peak_rss_mb": 720.0}]}
+    rows = weak_scaling.summarise(runs)
+    assert [(r["workers"], r["agent_steps_per_s"], r["per_worker"], r["efficiency"]) for r in rows] == [
+        (1, 100.0, 100.0, 1.0), (2, 180.0, 90.0, 0.9)]
+    assert "| 2 | 128 | 180 (150, 180) | 90 | 0.90 |" in weak_scaling.markdown(rows, "devices")

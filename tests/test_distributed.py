@@ -79,3 +79,9 @@ def test_bad_process_settings(cli, tmp_path, overrides, needle):
     assert needle in r.stderr and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "run").exists()
+
+
+def test_bench_sweep_refuses_several_processes(cli):
+    r = cli("bench", CARTPOLE, "parallel.processes=2", "parallel.coordinator=localhost:1", "--sweep",
+            "strategy.population=8,16", timeout=120)
+    assert r.returncode == 2 and "--sweep" in r.stderr and "Traceback" not in r.stderr
