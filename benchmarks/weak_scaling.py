@@ -119,7 +119,8 @@ def summarise(runs: dict[int, list[dict[str, Any]]]) -> list[dict[str, Any]]:
 
 
 def markdown(rows: list[dict[str, Any]], mode: str) -> str:
-    out = [f"| {mode} | population | agent-steps/s (best; all runs) | per {mode[:-1]} | efficiency | s/generation "
+    one = {"devices": "device", "processes": "process"}[mode]
+    out = [f"| {mode} | population | agent-steps/s (best; all runs) | per {one} | efficiency | s/generation "
            "| compile s | peak RSS MB (process 0) |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         runs = ", ".join(f"{x:,.0f}" for x in r["all_runs"])
