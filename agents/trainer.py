@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -76,8 +77,9 @@ def local_devices(requested: int) -> list[jax.Device]:
     n = len(devs) if requested == 0 else requested
     if n > len(devs):
         raise ConfigError(
-            f"parallel.devices={requested} but only {len(devs)} local device(s) exist; on CPU set "
-            f"XLA_FLAGS=--xla_force_host_platform_device_count={requested}"
+            f"parallel.devices={requested} but only {len(devs)} local device(s) exist (on a CPU the sfnn "
+            f"command makes up to one per core, {os.cpu_count()} here; from Python, set XLA_FLAGS="
+            f"--xla_force_host_platform_device_count={requested} before JAX starts)"
         )
     return devs[:n]
 

@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import time
+from unittest import mock
 
 import pytest
 
@@ -111,6 +112,21 @@ def test_bench_prints_one_json_line(cli):
         assert line["chunk"] == 64 and line["device_peak_mb"] is None and line["device_kind"] == "cpu"
 
 
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two cores")
+def test_cpu_cores_become_the_devices_parallel_devices_asks_for(cli):
+    """On a CPU, ``parallel.devices=2`` works without XLA_FLAGS (the CLI sets it before JAX starts);
+    more devices than cores is still an error naming the limit."""
+    small = ["strategy.population=4", "lifetime.episodes=1", "lifetime.max_steps=20", "--generations", "1"]
+    with mock.patch.dict(os.environ):
+        os.environ.pop("XLA_FLAGS", None)
+        r = cli("bench", CARTPOLE, *small, "parallel.devices=2")
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout.strip().splitlines()[-1])["devices"] == 2
+        many = os.cpu_count() + 1
+        r = cli("bench", CARTPOLE, *small, f"parallel.devices={many}")
+        assert r.returncode == 2 and f"{os.cpu_count()} here" in r.stderr, r.stderr
+
+
 def test_bench_sweep_writes_a_table_and_a_plot(cli, tmp_path):
     out = tmp_path / "sweep"
     small = ["lifetime.episodes=1", "lifetime.max_steps=20", "log.wandb=disabled"]
@@ -150,7 +166,7 @@ BAD = [
     (["train", CARTPOLE, "model.neurons=5"], "model.neurons"),
     (["train", CARTPOLE, "model.plasticity=dendrite"], "model.plasticity"),
     (["train", "configs/missing.yaml"], "not found"),
-    (["train", CARTPOLE, "parallel.devices=64"], "parallel.devices"),
+    (["train", CARTPOLE, "parallel.devices=100000"], "parallel.devices"),
     (["train", "--resume", "/nonexistent/run"], "not a run directory"),
     (["meta-test", "/nonexistent/run", "--env", "CartPole-v1"], "not a run directory"),
     (["frobnicate"], "invalid choice"),
