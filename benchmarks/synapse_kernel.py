@@ -105,6 +105,52 @@ def pass_sigmoid_tanh(*a):
         popmod._gru = saved
 
 
+def _scaled_terms(g, t, pre, post, reward, m):
+    """Per-neuron GRU input terms for ``pass_tanh_gates``: the reset and update columns halved
+    (σ(x) = ½·tanh(x/2) + ½) and the shared term folded into the pre-neuron term."""
+    g = {"gru": g}
+    half = jnp.concatenate([jnp.full((2 * m,), 0.5), jnp.ones((m,))])[:, None]
+    w = g["gru"]["input_kernel"][t] * half
+    shared = reward * w[2 * m] + g["gru"]["input_bias"][t] * half
+    u = g["gru"]["hidden_kernel"][t] * 0.5, g["gru"]["hidden_bias_n"][t] * 0.5
+    return popmod.pmm(pre, w[:m]) + shared[None], popmod.pmm(post, w[m: 2 * m]), *u
+
+
+def _tanh_gates_edge(g, t, a, c, hk, bn, v, mask, spec):
+    """The new edge vector from per-neuron terms, with only tanh: σ(x) = ½(1 + tanh(x/2)) and
+    every hidden-kernel column halved, so r·q = (1 + t_r)·q/2 and 1 − z = ½(1 − t_z)."""
+    m = spec.channels
+    gh = popmod.pmm(v, hk)
+    gx = a[:, None] + c[None]
+    t_r = jnp.tanh(gx[..., :m, :] + gh[..., :m, :])
+    t_z = jnp.tanh(gx[..., m: 2 * m, :] + gh[..., m: 2 * m, :])
+    n = jnp.tanh(gx[..., 2 * m:, :] + (1.0 + t_r) * (gh[..., 2 * m:, :] + bn))
+    k = (0.5 * spec.plastic_lr) * mask[:, :, None, :]
+    if spec.update == "lerp":  # v + η(h − v) = v + η(1 − z)(n − v)
+        return v + k * (1.0 - t_z) * (n - v)
+    return v * mask[:, :, None, :] + k * ((n + n) + (1.0 + t_z) * (v - n))  # (v + η h)·mask
+
+
+def pass_tanh_gates(g, spec, masks, edges, y, obs, reward, prev_action, learn):
+    """current, with the GRU and the plastic update rewritten to use only tanh, the shared
+    term per neuron and the mask folded into the step size (not bit-identical)."""
+    m = spec.channels
+    y_i = popmod._unit(g, 0, jnp.broadcast_to(obs[:, None, :], (obs.shape[0], m, obs.shape[1])))
+    s_h = popmod._materialize(popmod._hidden_input, y_i, y["h"], y["o"], edges["ih"], edges["hh"], edges["oh"])
+    y_h = popmod._unit(g, 1, s_h)
+    y_o = popmod._unit(g, 2, popmod._materialize(popmod._output_input, y_h, edges["ho"], prev_action))
+    y_new = {"i": y_i, "h": y_h, "o": y_o}
+    if learn:
+        new_edges = {}
+        for b, (pre, post) in BLOCKS.items():
+            t = GROUP_TYPE[pre]
+            terms = lambda gg, x, z, r, t=t: _scaled_terms(gg, t, x, z, r, m)  # noqa: E731
+            a, c, hk, bn = popmod._materialize(terms, g["gru"], y_new[pre], y_new[post], reward)
+            new_edges[b] = _tanh_gates_edge(g, t, a, c, hk, bn, edges[b], masks[b], spec)
+        edges = new_edges
+    return edges, y_new
+
+
 def repeat_unrolled(one_pass, genome, spec, state, plastic, y, obs, reward, learn):
     """The passes as a Python loop (unrolled in the program), as before the fix."""
     for _ in range(spec.passes):
@@ -120,6 +166,7 @@ VARIANTS = {
     "no_scan": (None, repeat_unrolled),
     "no_materialize": (pass_before, None),
     "sigmoid_tanh": (pass_sigmoid_tanh, None),
+    "tanh_gates": (pass_tanh_gates, None),
     "current": (None, None),
     "reference": (None, None),  # not a pass of the fast path: ``build`` runs the reference network
 }
