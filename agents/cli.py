@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -73,21 +72,14 @@ def _split_config_arg(config: str | None, overrides: list[str]) -> tuple[str | N
 def _join(cfg) -> bool:
     """Prepare JAX before anything starts its backend: expose the CPU devices ``parallel.devices``
     asks for, join a multi-process run. True on process 0 (or alone)."""
+    from agents.config import is_supervised
+    from agents.devices import expose_cpu_devices
     from agents.processes import join_processes
 
-    _expose_cpu_devices(cfg.parallel.devices)
+    members = 0 if is_supervised(cfg) else cfg.strategy.population  # the default splits SFNN populations only
+    expose_cpu_devices(cfg.parallel.devices, members, cfg.parallel.processes)
     join_processes(cfg)
     return cfg.parallel.process_id == 0
-
-
-def _expose_cpu_devices(n: int) -> None:
-    """``parallel.devices=N`` on a CPU needs N host devices, which XLA creates only if told before
-    its backend starts: tell it, up to one per core (one device per core ran ~1.2x one device on
-    all cores, docs/PERFORMANCE.md). It adds CPU devices only, so a GPU or TPU run is unchanged;
-    an ``XLA_FLAGS`` that already sets the count wins."""
-    flags = os.environ.get("XLA_FLAGS", "")
-    if 1 < n <= (os.cpu_count() or 1) and "xla_force_host_platform_device_count" not in flags:
-        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n}".strip()
 
 
 def cmd_train(args) -> int:

@@ -78,7 +78,7 @@ class LogConfig:
 class ParallelConfig:
     """Where the population is evaluated: devices of this process, and of other processes (jax.distributed)."""
 
-    devices: int = 1  # local devices per process to shard the population over; 0 = all
+    devices: Optional[int] = None  # local devices per process to shard the population over; 0 = all; null = on a CPU one per core while each gets >= 64 members (SFNN, one process), else 1
     chunk: Optional[int] = None  # members each device evaluates at once (lax.map over chunks); 0 = all; null = 64 on CPU (throughput peaks there), all on GPU/TPU
     processes: int = 1  # processes of one run (each runs the same command); >1 joins them with jax.distributed
     process_id: int = 0  # this process's index, 0..processes-1; only process 0 writes the run directory
@@ -368,8 +368,8 @@ def validate_parallel(cfg: TrainConfig) -> None:
     par = cfg.parallel
     if par.chunk is not None and par.chunk < 0:
         raise ConfigError(f"parallel.chunk={par.chunk} must be 0 (all members at once), a positive count, or null (by backend)")
-    if par.devices < 0:
-        raise ConfigError("parallel.devices must be 0 (all local devices) or a positive count")
+    if par.devices is not None and par.devices < 0:
+        raise ConfigError("parallel.devices must be 0 (all local devices), a positive count, or null (by backend)")
     if not 1 <= par.processes <= MAXIMUM["parallel.processes"]:
         most = MAXIMUM["parallel.processes"]
         raise ConfigError(f"parallel.processes={par.processes} must be in 1..{most} (1: a single process)")

@@ -287,8 +287,10 @@ def train(cfg: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, An
 
     total = cfg.strategy.generations
     evaluated = cfg.blur.tasks_per_member if trainer.es is None else cfg.strategy.population
-    bar = tqdm(total=total, initial=start_gen, desc="generations", disable=not (cfg.log.progress and primary),
-               dynamic_ncols=True)
+    devs = trainer.devices
+    where = f" on {len(devs)} {devs[0].platform} devices" if len(devs) > 1 else ""  # parallel.devices: null chooses
+    bar = tqdm(total=total, initial=start_gen, desc=f"generations{where}",
+               disable=not (cfg.log.progress and primary), dynamic_ncols=True)
     try:
         with metrics_path.open("a") if primary else open(os.devnull, "w") as fh:
             for gen in range(start_gen, total):

@@ -27,6 +27,7 @@ from evosax.algorithms import distribution_based_algorithms
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from agents.config import ConfigError, TrainConfig, is_supervised
+from agents.devices import CPU_CHUNK, cpu_device_count
 from agents.evaluate import env_tasks, population_fitness
 from agents.policy import genome_template
 from sfnn import Genome, genome_size
@@ -84,13 +85,25 @@ def local_devices(requested: int) -> list[jax.Device]:
     return devs[:n]
 
 
+def default_devices(cfg: TrainConfig) -> int:
+    """``parallel.devices``, with null resolved: for an SFNN population in a one-process CPU run,
+    ``cpu_device_count`` of the CPU devices there are (the command line made one per core if
+    they would be used, ``agents.devices``); one otherwise."""
+    if cfg.parallel.devices is not None:
+        return cfg.parallel.devices
+    local = jax.local_devices()
+    if not is_supervised(cfg) and cfg.parallel.processes == 1 and local[0].platform == "cpu":
+        return cpu_device_count(cfg.strategy.population, len(local))
+    return 1
+
+
 def population_devices(cfg: TrainConfig) -> list[jax.Device]:
     """The devices the population is split over: the first ``parallel.devices`` of every process.
 
     One process: its local devices. Several: every process lists the same global devices in
     the same order (by process, then local order), so all of them build the same mesh.
     """
-    devices = local_devices(cfg.parallel.devices)
+    devices = local_devices(default_devices(cfg))
     procs = jax.process_count()
     if procs > 1:
         per: dict[int, list[jax.Device]] = {}
@@ -209,7 +222,6 @@ def single_threaded_blas() -> None:
 EVAL_COMPILER_OPTIONS = {"xla_cpu_prefer_vector_width": 512}
 
 
-CPU_CHUNK = 64  # members per evaluated chunk on CPU: a chunk's working set stays in cache
 
 
 def member_chunk(chunk: int | None, platform: str) -> int:

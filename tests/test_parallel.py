@@ -93,3 +93,23 @@ def test_lifetime_batches_are_padded_to_whole_vectors_without_changing_returns(k
         part = np.asarray(run(jax.tree.map(lambda x: x[:b], genomes), k[n : n + b], k[2 * n : 2 * n + b]))
         assert part.shape == (b, 2)
         np.testing.assert_array_equal(part, full[:b])
+
+
+def test_default_device_count_gives_each_cpu_device_a_full_chunk(monkeypatch):
+    """``parallel.devices: null`` on a CPU: as many devices (one per core at most) as split the
+    population evenly into shares of 64 or more; the command line makes them before JAX starts."""
+    from agents import devices
+
+    assert [devices.cpu_device_count(m, 2) for m in (8, 64, 100, 128, 130, 1024)] == [1, 1, 1, 2, 2, 2]
+    assert devices.cpu_device_count(192, 4) == 3 and devices.cpu_device_count(4096, 16) == 16
+    monkeypatch.setattr(devices, "usable_cores", lambda: 2)
+    monkeypatch.setattr(devices.os, "cpu_count", lambda: 2)
+    for args, flags in [((None, 128), "--xla_force_host_platform_device_count=2"), ((None, 64), ""),
+                        ((None, 128, 2), ""),  # several processes: one device each unless told
+                        ((2, 8), "--xla_force_host_platform_device_count=2"), ((3, 8), "")]:
+        monkeypatch.delenv("XLA_FLAGS", raising=False)
+        devices.expose_cpu_devices(*args)
+        assert os.environ.get("XLA_FLAGS", "") == flags, args
+    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=1 --xla_cpu_ftz=true")
+    devices.expose_cpu_devices(2, 128)
+    assert os.environ["XLA_FLAGS"] == "--xla_force_host_platform_device_count=1 --xla_cpu_ftz=true"

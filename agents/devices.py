@@ -1,0 +1,42 @@
+"""How many devices a population is split over on a CPU, decided before JAX starts.
+
+XLA makes several CPU devices only when told so (``XLA_FLAGS``) before its backend starts, so
+this module imports nothing from JAX: the command line calls ``expose_cpu_devices`` first, and
+the trainer later picks its share of what exists (``cpu_device_count``).
+"""
+
+from __future__ import annotations
+
+import os
+
+CPU_CHUNK = 64  # members per evaluated chunk on CPU: a chunk's working set stays in cache
+FLAG = "--xla_force_host_platform_device_count"
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its affinity, e.g. under ``taskset``), else all of them."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def cpu_device_count(members: int, cores: int) -> int:
+    """``parallel.devices: null`` on a CPU: the most devices, at most one per core, that split
+    ``members`` evenly into shares of at least ``CPU_CHUNK``. A device per core ran ~1.2× one
+    device on all cores from 128 members on 2 cores; with 32 members each it was no faster
+    (docs/PERFORMANCE.md, "Weak scaling")."""
+    for d in range(max(cores, 1), 1, -1):
+        if members % d == 0 and members // d >= CPU_CHUNK:
+            return d
+    return 1
+
+
+def expose_cpu_devices(devices: int | None, members: int, processes: int = 1) -> None:
+    """Have XLA make the CPU devices that ``parallel.devices`` asks for (``members``: the
+    population): N for N > 1, up to one per core; for null, one per usable core when a
+    one-process population could use them. Only CPU devices are added, so a GPU or TPU run is
+    unchanged; an ``XLA_FLAGS`` that already sets the count wins."""
+    n = devices
+    if n is None:
+        n = usable_cores() if processes == 1 and cpu_device_count(members, usable_cores()) > 1 else 1
+    flags = os.environ.get("XLA_FLAGS", "")
+    if 1 < n <= (os.cpu_count() or 1) and FLAG.lstrip("-") not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} {FLAG}={n}".strip()
