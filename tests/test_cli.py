@@ -114,17 +114,15 @@ def test_bench_prints_one_json_line(cli):
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two cores")
 def test_cpu_cores_become_the_devices_parallel_devices_asks_for(cli):
-    """On a CPU, ``parallel.devices=2`` works without XLA_FLAGS (the CLI sets it before JAX starts),
-    and by default a population of 128 is split over two cores' devices (64 stays on one); more
+    """On a CPU, a population of 128 is split over two cores' devices by default, without XLA_FLAGS
+    (the CLI sets it before JAX starts; which counts, and when: ``tests/test_parallel.py``); more
     devices than cores is an error naming the limit."""
     small = ["lifetime.episodes=1", "lifetime.max_steps=20", "--generations", "1"]
     with mock.patch.dict(os.environ):
         os.environ.pop("XLA_FLAGS", None)
-        for pop, devices, expected in ((4, "2", 2), (128, None, 2), (64, None, 1)):
-            chosen = [f"parallel.devices={devices}"] if devices else []
-            r = cli("bench", CARTPOLE, *small, f"strategy.population={pop}", *chosen)
-            assert r.returncode == 0, r.stderr
-            assert json.loads(r.stdout.strip().splitlines()[-1])["devices"] == expected, (pop, devices)
+        r = cli("bench", CARTPOLE, *small, "strategy.population=128")  # parallel.devices: null
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout.strip().splitlines()[-1])["devices"] == 2
         many = os.cpu_count() + 1
         r = cli("bench", CARTPOLE, *small, "strategy.population=4", f"parallel.devices={many}")
         assert r.returncode == 2 and f"{os.cpu_count()} here" in r.stderr, r.stderr
