@@ -84,11 +84,7 @@ def native_pass(target):
 
     def one_pass(g, spec, masks, edges, y, obs, reward, prev_action, learn):
         m = spec.channels
-        y_i = popmod._unit(g, 0, jnp.broadcast_to(obs[:, None, :], (obs.shape[0], m, obs.shape[1])))
-        s_h = popmod._materialize(popmod._hidden_input, y_i, y["h"], y["o"], edges["ih"], edges["hh"], edges["oh"])
-        y_h = popmod._unit(g, 1, s_h)
-        y_o = popmod._unit(g, 2, popmod._materialize(popmod._output_input, y_h, edges["ho"], prev_action))
-        y_new = {"i": y_i, "h": y_h, "o": y_o}
+        y_new = popmod.synapse_activations(g, spec, edges, y, obs, prev_action)
         if learn:
             new_edges = {}
             for b, (pre, post) in BLOCKS.items():

@@ -146,17 +146,23 @@ def _output_input(y_h, e_ho, prev_action):
     return _messages(y_h, e_ho) + prev_action[:, None, :]
 
 
+def synapse_activations(g, spec, edges, y, obs, prev_action) -> dict[str, jax.Array]:
+    """The neurons' new activations in a ``synapse`` pass (message sums materialised)."""
+    m = spec.channels
+    y_i = _unit(g, 0, jnp.broadcast_to(obs[:, None, :], (obs.shape[0], m, obs.shape[1])))
+    s_h = _materialize(_hidden_input, y_i, y["h"], y["o"], edges["ih"], edges["hh"], edges["oh"])
+    y_h = _unit(g, 1, s_h)
+    y_o = _unit(g, 2, _materialize(_output_input, y_h, edges["ho"], prev_action))
+    return {"i": y_i, "h": y_h, "o": y_o}
+
+
 def _synapse_pass(g, spec, masks, edges, y, obs, reward, prev_action, learn):
     """One pass of the ``synapse`` placement. The message sums and the per-neuron GRU input
     terms are materialised (``_materialize``), so the per-edge GRU loop reads only the edge
     vectors, the masks, the genome and three small per-neuron arrays, and stays vectorised;
     the arithmetic, and its order, is that of ``network._synapse_pass``."""
     m = spec.channels
-    y_i = _unit(g, 0, jnp.broadcast_to(obs[:, None, :], (obs.shape[0], m, obs.shape[1])))
-    s_h = _materialize(_hidden_input, y_i, y["h"], y["o"], edges["ih"], edges["hh"], edges["oh"])
-    y_h = _unit(g, 1, s_h)
-    y_o = _unit(g, 2, _materialize(_output_input, y_h, edges["ho"], prev_action))
-    y_new = {"i": y_i, "h": y_h, "o": y_o}
+    y_new = synapse_activations(g, spec, edges, y, obs, prev_action)
     if learn:
         g_in = {"gru": {k: g["gru"][k] for k in ("input_kernel", "input_bias")}}
         new_edges = {}
