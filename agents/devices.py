@@ -31,10 +31,10 @@ def cpu_device_count(members: int, cores: int) -> int:
 
 def expose_cpu_devices(devices: int | None, members: int, processes: int = 1) -> None:
     """Have XLA make the CPU devices that ``parallel.devices`` asks for (``members``: the
-    population): N for N > 1, up to one per core; for null, one per usable core when a
-    one-process population could use them. Only CPU devices are added, so a GPU or TPU run is
-    unchanged; an ``XLA_FLAGS`` that already sets the count wins."""
-    n = devices
+    population): N for N > 1, up to one per core; for 0 (all), one per usable core; for null,
+    one per usable core when a one-process population could use them. Only CPU devices are
+    added, so a GPU or TPU run is unchanged; an ``XLA_FLAGS`` that already sets the count wins."""
+    n = usable_cores() if devices == 0 else devices
     if n is None:
         n = usable_cores() if processes == 1 and cpu_device_count(members, usable_cores()) > 1 else 1
     flags = os.environ.get("XLA_FLAGS", "")

@@ -222,8 +222,6 @@ def single_threaded_blas() -> None:
 EVAL_COMPILER_OPTIONS = {"xla_cpu_prefer_vector_width": 512}
 
 
-
-
 def member_chunk(chunk: int | None, platform: str) -> int:
     """Members a device evaluates at once: ``parallel.chunk``, or by default ``CPU_CHUNK`` on
     CPU, where throughput peaks near 64 (docs/PERFORMANCE.md, population sweep), and every

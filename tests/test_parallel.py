@@ -106,7 +106,8 @@ def test_default_device_count_gives_each_cpu_device_a_full_chunk(monkeypatch):
     monkeypatch.setattr(devices.os, "cpu_count", lambda: 2)
     for args, flags in [((None, 128), "--xla_force_host_platform_device_count=2"), ((None, 64), ""),
                         ((None, 128, 2), ""),  # several processes: one device each unless told
-                        ((2, 8), "--xla_force_host_platform_device_count=2"), ((3, 8), "")]:
+                        ((2, 8), "--xla_force_host_platform_device_count=2"), ((3, 8), ""),
+                        ((0, 8), "--xla_force_host_platform_device_count=2")]:  # 0: all, one per core
         monkeypatch.delenv("XLA_FLAGS", raising=False)
         devices.expose_cpu_devices(*args)
         assert os.environ.get("XLA_FLAGS", "") == flags, args
