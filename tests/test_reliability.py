@@ -100,7 +100,7 @@ def _patch(mp, trainer, hooks):
         if hooks.get("wrap") is None:
             return trainer
         return types.SimpleNamespace(cfg=trainer.cfg, es=trainer.es, init_state=trainer.init_state,
-                                     generation=hooks["wrap"](trainer.generation))
+                                     devices=trainer.devices, generation=hooks["wrap"](trainer.generation))
 
     def finish(cfg, tr, state, metrics, run_dir, logger):
         s = {"wall_s": metrics[-1]["wall_s"], "best_fitness": 0.0, "plots": {}}
