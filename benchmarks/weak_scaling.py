@@ -75,7 +75,8 @@ def run_devices(config: list[str], workers: int, per_worker: int, generations: i
 def run_processes(config: list[str], workers: int, per_worker: int, generations: int, timeout: float,
                   pin: bool) -> dict[str, Any]:
     """``workers`` ``sfnn bench`` processes joined at a local coordinator; process 0's JSON line."""
-    common = [*config, f"strategy.population={per_worker * workers}", "--generations", str(generations)]
+    common = [*config, f"strategy.population={per_worker * workers}", "parallel.devices=1",  # a device each
+              "--generations", str(generations)]
     if workers > 1:
         common += [f"parallel.processes={workers}", f"parallel.coordinator=localhost:{_free_port()}"]
     cores = os.cpu_count() or 1
