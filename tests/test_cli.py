@@ -112,7 +112,7 @@ def test_bench_prints_one_json_line(cli):
         assert line["chunk"] == 64 and line["device_peak_mb"] is None and line["device_kind"] == "cpu"
 
 
-@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two cores")
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two usable cores")
 def test_cpu_cores_become_the_devices_parallel_devices_asks_for(cli):
     """On a CPU, a population of 128 is split over two cores' devices by default, without XLA_FLAGS
     (the CLI sets it before JAX starts; which counts, and when: ``tests/test_parallel.py``); more
