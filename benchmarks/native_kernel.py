@@ -42,7 +42,7 @@ import numpy as np  # noqa: E402
 import sfnn.population as popmod  # noqa: E402
 from agents.trainer import EVAL_COMPILER_OPTIONS  # noqa: E402
 from sfnn.network import SFNNSpec, plastic_update  # noqa: E402
-from sfnn.topology import BLOCKS, GROUP_TYPE, Topology  # noqa: E402
+from sfnn.topology import Topology  # noqa: E402
 
 SOURCE = Path(__file__).with_name("edge_gru_kernel.cc")
 TARGET = "sfnn_bench_edge_gru"
@@ -81,21 +81,14 @@ def edge_gru(target, edges, mask, a, c, shared, hidden_kernel, hidden_bias_n, et
 
 def native_pass(target):
     """``sfnn.population._synapse_pass`` with each block's GRU update done by the kernel."""
+    import synapse_kernel as sk  # the lifetime harness and its variants
 
-    def one_pass(g, spec, masks, edges, y, obs, reward, prev_action, learn):
-        m = spec.channels
-        y_new = popmod.synapse_activations(g, spec, edges, y, obs, prev_action)
-        if learn:
-            new_edges = {}
-            for b, (pre, post) in BLOCKS.items():
-                t = GROUP_TYPE[pre]
-                a, c, shared = popmod._gru_terms(g, t, y_new[pre], y_new[post], reward, m)
-                new_edges[b] = edge_gru(target, edges[b], masks[b], a, c, shared, g["gru"]["hidden_kernel"][t],
-                                        g["gru"]["hidden_bias_n"][t], spec.plastic_lr, spec.update == "lerp")
-            edges = new_edges
-        return edges, y_new
+    def update(g, spec, t, y_pre, y_post, reward, edges, mask):
+        a, c, shared = popmod._gru_terms(g, t, y_pre, y_post, reward, spec.channels)
+        return edge_gru(target, edges, mask, a, c, shared, g["gru"]["hidden_kernel"][t],
+                        g["gru"]["hidden_bias_n"][t], spec.plastic_lr, spec.update == "lerp")
 
-    return one_pass
+    return sk.block_pass(update)
 
 
 def _interleaved(fns: dict, args: dict, rounds: int, reps: int) -> dict:

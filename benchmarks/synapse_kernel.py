@@ -105,21 +105,37 @@ def pass_sigmoid_tanh(*a):
         popmod._gru = saved
 
 
-def _scaled_terms(g, t, pre, post, reward, m):
-    """Per-neuron GRU input terms for ``pass_tanh_gates``: the reset and update columns halved
+def block_pass(update):
+    """A synapse pass as ``sfnn.population``'s, with each block's new edge vectors from
+    ``update(g, spec, t, y_pre, y_post, reward, edges, mask)`` (t: the block's GRU type)."""
+
+    def one_pass(g, spec, masks, edges, y, obs, reward, prev_action, learn):
+        y_new = popmod.synapse_activations(g, spec, edges, y, obs, prev_action)
+        if learn:
+            edges = {b: update(g, spec, GROUP_TYPE[pre], y_new[pre], y_new[post], reward, edges[b], masks[b])
+                     for b, (pre, post) in BLOCKS.items()}
+        return edges, y_new
+
+    return one_pass
+
+
+def _scaled_terms(gru, t, pre, post, reward, m):
+    """Per-neuron GRU input terms for ``tanh_gates``: the reset and update columns halved
     (σ(x) = ½·tanh(x/2) + ½) and the shared term folded into the pre-neuron term."""
-    g = {"gru": g}
     half = jnp.concatenate([jnp.full((2 * m,), 0.5), jnp.ones((m,))])[:, None]
-    w = g["gru"]["input_kernel"][t] * half
-    shared = reward * w[2 * m] + g["gru"]["input_bias"][t] * half
-    u = g["gru"]["hidden_kernel"][t] * 0.5, g["gru"]["hidden_bias_n"][t] * 0.5
+    w = gru["input_kernel"][t] * half
+    shared = reward * w[2 * m] + gru["input_bias"][t] * half
+    u = gru["hidden_kernel"][t] * 0.5, gru["hidden_bias_n"][t] * 0.5
     return popmod.pmm(pre, w[:m]) + shared[None], popmod.pmm(post, w[m: 2 * m]), *u
 
 
-def _tanh_gates_edge(g, t, a, c, hk, bn, v, mask, spec):
-    """The new edge vector from per-neuron terms, with only tanh: σ(x) = ½(1 + tanh(x/2)) and
-    every hidden-kernel column halved, so r·q = (1 + t_r)·q/2 and 1 − z = ½(1 − t_z)."""
+def _tanh_gates_block(g, spec, t, y_pre, y_post, reward, v, mask):
+    """A block's new edge vectors with only tanh: σ(x) = ½(1 + tanh(x/2)) and every
+    hidden-kernel column halved, so r·q = (1 + t_r)·q/2 and 1 − z = ½(1 − t_z); the shared
+    term is added per neuron and the mask folded into the step size (not bit-identical)."""
     m = spec.channels
+    terms = lambda gru, x, z, r: _scaled_terms(gru, t, x, z, r, m)  # noqa: E731
+    a, c, hk, bn = popmod._materialize(terms, g["gru"], y_pre, y_post, reward)
     gh = popmod.pmm(v, hk)
     gx = a[:, None] + c[None]
     t_r = jnp.tanh(gx[..., :m, :] + gh[..., :m, :])
@@ -129,22 +145,6 @@ def _tanh_gates_edge(g, t, a, c, hk, bn, v, mask, spec):
     if spec.update == "lerp":  # v + η(h − v) = v + η(1 − z)(n − v)
         return v + k * (1.0 - t_z) * (n - v)
     return v * mask[:, :, None, :] + k * ((n + n) + (1.0 + t_z) * (v - n))  # (v + η h)·mask
-
-
-def pass_tanh_gates(g, spec, masks, edges, y, obs, reward, prev_action, learn):
-    """current, with the GRU and the plastic update rewritten to use only tanh, the shared
-    term per neuron and the mask folded into the step size (not bit-identical)."""
-    m = spec.channels
-    y_new = popmod.synapse_activations(g, spec, edges, y, obs, prev_action)
-    if learn:
-        new_edges = {}
-        for b, (pre, post) in BLOCKS.items():
-            t = GROUP_TYPE[pre]
-            terms = lambda gg, x, z, r, t=t: _scaled_terms(gg, t, x, z, r, m)  # noqa: E731
-            a, c, hk, bn = popmod._materialize(terms, g["gru"], y_new[pre], y_new[post], reward)
-            new_edges[b] = _tanh_gates_edge(g, t, a, c, hk, bn, edges[b], masks[b], spec)
-        edges = new_edges
-    return edges, y_new
 
 
 def repeat_unrolled(one_pass, genome, spec, state, plastic, y, obs, reward, learn):
@@ -162,13 +162,14 @@ VARIANTS = {
     "no_scan": (None, repeat_unrolled),
     "no_materialize": (pass_before, None),
     "sigmoid_tanh": (pass_sigmoid_tanh, None),
-    "tanh_gates": (pass_tanh_gates, None),
+    "tanh_gates": (block_pass(_tanh_gates_block), None),
     "current": (None, None),
     "reference": (None, None),  # not a pass of the fast path: ``build`` runs the reference network
 }
 DOCS = {
     "no_scan": "current pass (materialised sums and terms), passes unrolled",
     "no_materialize": "the pass before the fix, passes as a lax.scan",
+    "tanh_gates": "current, with the GRU and the plastic update in tanh only (not bit-identical)",
     "current": "sfnn.population as it is in the tree",
     "reference": "sfnn.network.step vmapped over agents (population first, matrix products)",
 }
