@@ -72,12 +72,10 @@ def _split_config_arg(config: str | None, overrides: list[str]) -> tuple[str | N
 def _join(cfg) -> bool:
     """Prepare JAX before anything starts its backend: expose the CPU devices ``parallel.devices``
     asks for, join a multi-process run. True on process 0 (or alone)."""
-    from agents.config import is_supervised
-    from agents.devices import expose_cpu_devices
+    from agents.devices import expose_cpu_devices, splittable_members
     from agents.processes import join_processes
 
-    members = 0 if is_supervised(cfg) else cfg.strategy.population  # the default splits SFNN populations only
-    expose_cpu_devices(cfg.parallel.devices, members, cfg.parallel.processes)
+    expose_cpu_devices(cfg.parallel.devices, splittable_members(cfg))
     join_processes(cfg)
     return cfg.parallel.process_id == 0
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 
+from agents.config import TrainConfig, is_supervised
+
 CPU_CHUNK = 64  # members per evaluated chunk on CPU: a chunk's working set stays in cache
 FLAG = "--xla_force_host_platform_device_count"
 
@@ -29,14 +31,20 @@ def cpu_device_count(members: int, cores: int) -> int:
     return 1
 
 
-def expose_cpu_devices(devices: int | None, members: int, processes: int = 1) -> None:
-    """Have XLA make the CPU devices that ``parallel.devices`` asks for (``members``: the
-    population): N for N > 1, up to one per core; for 0 (all), one per usable core; for null,
-    one per usable core when a one-process population could use them. Only CPU devices are
-    added, so a GPU or TPU run is unchanged; an ``XLA_FLAGS`` that already sets the count wins."""
+def splittable_members(cfg: TrainConfig) -> int:
+    """The members ``parallel.devices: null`` may split over CPU devices: an SFNN population in
+    a one-process run; none otherwise (dataset learners, several processes keep one device)."""
+    return cfg.strategy.population if not is_supervised(cfg) and cfg.parallel.processes == 1 else 0
+
+
+def expose_cpu_devices(devices: int | None, members: int) -> None:
+    """Have XLA make the CPU devices that ``parallel.devices`` asks for (``members``: from
+    ``splittable_members``): N for N > 1, up to one per core; for 0 (all), one per usable core;
+    for null, one per usable core when ``members`` could use them. Only CPU devices are added,
+    so a GPU or TPU run is unchanged; an ``XLA_FLAGS`` that already sets the count wins."""
     n = usable_cores() if devices == 0 else devices
     if n is None:
-        n = usable_cores() if processes == 1 and cpu_device_count(members, usable_cores()) > 1 else 1
+        n = usable_cores() if cpu_device_count(members, usable_cores()) > 1 else 1
     flags = os.environ.get("XLA_FLAGS", "")
     if 1 < n <= (os.cpu_count() or 1) and FLAG.lstrip("-") not in flags:
         os.environ["XLA_FLAGS"] = f"{flags} {FLAG}={n}".strip()

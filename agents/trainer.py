@@ -27,7 +27,7 @@ from evosax.algorithms import distribution_based_algorithms
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from agents.config import ConfigError, TrainConfig, is_supervised
-from agents.devices import CPU_CHUNK, cpu_device_count
+from agents.devices import CPU_CHUNK, cpu_device_count, splittable_members
 from agents.evaluate import env_tasks, population_fitness
 from agents.policy import genome_template
 from sfnn import Genome, genome_size
@@ -86,15 +86,13 @@ def local_devices(requested: int) -> list[jax.Device]:
 
 
 def default_devices(cfg: TrainConfig) -> int:
-    """``parallel.devices``, with null resolved: for an SFNN population in a one-process CPU run,
-    ``cpu_device_count`` of the CPU devices there are (the command line made one per core if
-    they would be used, ``agents.devices``); one otherwise."""
+    """``parallel.devices``, with null resolved: on a CPU, ``cpu_device_count`` of the
+    ``splittable_members`` over the CPU devices there are (the command line made one per core
+    if they would be used, ``agents.devices``); one elsewhere."""
     if cfg.parallel.devices is not None:
         return cfg.parallel.devices
     local = jax.local_devices()
-    if not is_supervised(cfg) and cfg.parallel.processes == 1 and local[0].platform == "cpu":
-        return cpu_device_count(cfg.strategy.population, len(local))
-    return 1
+    return cpu_device_count(splittable_members(cfg), len(local)) if local[0].platform == "cpu" else 1
 
 
 def population_devices(cfg: TrainConfig) -> list[jax.Device]:
