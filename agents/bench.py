@@ -126,7 +126,8 @@ def model_sizes(cfg: TrainConfig) -> dict[str, Any]:
     """The size fields of the configured learner for the benchmark line (each kind has its own)."""
     m = cfg.model
     if m.kind == "sfnn":
-        return {"neurons": m.neurons, "channels": m.channels, "plasticity": m.plasticity}
+        return {"neurons": m.neurons, "channels": m.channels, "plasticity": m.plasticity,
+                "passes": m.passes, "learn_every": m.learn_every}
     if m.kind == "vsml":
         return {"hidden": list(cfg.vsml.hidden), "state_size": cfg.vsml.state_size, "message_size": cfg.vsml.message_size}
     return {"hidden": list(m.hidden)}  # baselines (mlp, hebbian, rnn)

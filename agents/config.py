@@ -30,6 +30,7 @@ class ModelConfig:
     passes: int = 2  # propagation passes per environment step
     plastic_lr: float = 0.01  # η in e <- e + η·GRU(x, e)
     plastic_update: str = "add"  # add: e <- e + η·GRU(x, e) (authors) | lerp: e <- e + η·(GRU(x, e) - e), bounded
+    learn_every: str = "pass"  # pass: plastic update after every pass | step: once per step, after the passes (authors)
     init_scale: float = 0.1  # plastic vectors (hebbian: lifetime weights) start U(±init_scale)
     hidden: list[int] = field(default_factory=lambda: [16])  # baselines: hidden layer sizes (rnn: GRU size)
     inputs: Optional[int] = None  # baselines: input units; null = the largest observation of envs (set at train)
@@ -181,6 +182,7 @@ CHOICES = {
     "model.kind": ("sfnn", "blur", "mlp", "hebbian", "rnn", "learned_opt", "maml", "reptile", "vsml"),
     "model.plasticity": ("synapse", "neuron"),
     "model.plastic_update": ("add", "lerp"),
+    "model.learn_every": ("pass", "step"),
     "lifetime.wiring": ("fresh", "shared", "fixed"),
     "lifetime.obs_norm": ("none", "running", "fixed"),
     "fitness.kind": ("normalized_weighted", "mean"),

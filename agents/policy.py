@@ -34,6 +34,7 @@ def sfnn_spec(cfg: TrainConfig, env: EnvAdapter) -> SFNNSpec:
         plasticity=m.plasticity,
         plastic_lr=m.plastic_lr,
         update=m.plastic_update,
+        learn_every=m.learn_every,
         init_scale=m.init_scale,
         continuous=env.continuous,
     )

@@ -37,7 +37,7 @@ import sfnn.population as popmod  # noqa: E402
 from agents.trainer import EVAL_COMPILER_OPTIONS  # noqa: E402
 from envs.lifetime import run_lifetimes  # noqa: E402
 from envs.registry import make_env  # noqa: E402
-from sfnn.network import SFNNSpec, init_state, step  # noqa: E402
+from sfnn.network import SFNNSpec, init_state, learns_after_passes, step  # noqa: E402
 from sfnn.topology import BLOCKS, GROUP_TYPE, Topology  # noqa: E402
 from sfnn.units import init_genome  # noqa: E402
 
@@ -147,10 +147,24 @@ def _tanh_gates_block(g, spec, t, y_pre, y_post, reward, v, mask):
     return v * mask[:, :, None, :] + k * ((n + n) + (1.0 + t_z) * (v - n))  # (v + η h)·mask
 
 
-def repeat_unrolled(one_pass, genome, spec, state, plastic, y, obs, reward, learn):
-    """The passes as a Python loop (unrolled in the program), as before the fix."""
+def repeat_unrolled(one_pass, genome, spec, state, obs, reward, learn):
+    """The passes as a Python loop (unrolled in the program), as before the fix (learning at
+    every pass)."""
+    plastic, y = state.plastic, state.y
     for _ in range(spec.passes):
         plastic, y = one_pass(genome, spec, state.masks, plastic, y, obs, reward, state.prev_action, learn)
+    return plastic, y
+
+
+def repeat_scanned(one_pass, genome, spec, state, obs, reward, learn):
+    """The passes as a ``lax.scan`` whatever ``learn_every``, then the once-per-step update."""
+    def body(carry, k):
+        return one_pass(genome, spec, state.masks, *carry, obs, reward, state.prev_action,
+                        learn and spec.learn_every == "pass"), None
+
+    (plastic, y), _ = jax.lax.scan(body, (state.plastic, state.y), None, length=spec.passes)
+    if learns_after_passes(spec, learn):
+        plastic = popmod._synapse_plasticity(genome, spec, state.masks, plastic, state.y, y, reward)
     return plastic, y
 
 
@@ -160,6 +174,7 @@ VARIANTS = {
     "opt_barrier": (pass_opt_barrier, repeat_unrolled),
     "div_one": (pass_div_one, repeat_unrolled),
     "no_scan": (None, repeat_unrolled),
+    "scan": (None, repeat_scanned),
     "no_materialize": (pass_before, None),
     "sigmoid_tanh": (pass_sigmoid_tanh, None),
     "tanh_gates": (block_pass(_tanh_gates_block), None),
@@ -168,6 +183,7 @@ VARIANTS = {
 }
 DOCS = {
     "no_scan": "current pass (materialised sums and terms), passes unrolled",
+    "scan": "current pass, passes always a lax.scan (with --learn-every step: no learning inside)",
     "no_materialize": "the pass before the fix, passes as a lax.scan",
     "tanh_gates": "current, with the GRU and the plastic update in tanh only (not bit-identical)",
     "current": "sfnn.population as it is in the tree",
@@ -175,11 +191,12 @@ DOCS = {
 }
 
 
-def build(variant: str, pop: int, steps: int, plasticity: str = "synapse", options: dict | None = None):
+def build(variant: str, pop: int, steps: int, plasticity: str = "synapse", options: dict | None = None,
+          learn_every: str = "pass"):
     """Compile a lifetime of ``steps`` CartPole steps for ``pop`` agents with ``variant``."""
     env = make_env("CartPole-v1", steps)
     spec = SFNNSpec(Topology(env.obs_size, 32 - env.obs_size - env.n_actions, env.n_actions),
-                    channels=4, connect_prob=0.5, passes=2, plasticity=plasticity)
+                    channels=4, connect_prob=0.5, passes=2, plasticity=plasticity, learn_every=learn_every)
     fn, rep = VARIANTS[variant]
 
     def run_reference(genomes, keys):  # the readable single-agent network, vmapped (population first)
@@ -228,6 +245,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--plasticity", default="synapse")
+    ap.add_argument("--learn-every", default="pass", choices=("pass", "step"))
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--options", default="{}", help="extra XLA compiler options (JSON) for every variant")
     args = ap.parse_args()
@@ -241,9 +259,10 @@ def main() -> None:
     for n in names:
         if "+" in n:  # variant+{json options}, e.g. 'current+{"xla_cpu_use_fusion_emitters": false}'
             base, extra = n.split("+", 1)
-            built[n] = build(base, args.pop, args.steps, args.plasticity, {**opts, **json.loads(extra)})
+            built[n] = build(base, args.pop, args.steps, args.plasticity, {**opts, **json.loads(extra)},
+                             args.learn_every)
         else:
-            built[n] = build(n, args.pop, args.steps, args.plasticity, opts)
+            built[n] = build(n, args.pop, args.steps, args.plasticity, opts, args.learn_every)
     ref = built[names[0]][3]
     times = {n: [] for n in names}
     cpu = {n: [] for n in names}
@@ -255,9 +274,10 @@ def main() -> None:
             times[n].append(time.perf_counter() - t)
             cpu[n].append(time.process_time() - c)
     agent_steps = args.pop * args.steps
-    edge_updates = 884 * 2 if args.plasticity == "synapse" else 0
+    edge_updates = 884 * (2 if args.learn_every == "pass" else 1) if args.plasticity == "synapse" else 0
     base = min(times[names[0]])
     print(f"pop={args.pop} steps={args.steps} rounds={args.rounds} plasticity={args.plasticity} "
+          f"learn_every={args.learn_every} "
           f"devices={jax.device_count()} (min over rounds; ratio vs {names[0]})")
     print(f"{'variant':24s} {'compile s':>9s} {'min s':>8s} {'cpu s':>8s} {'agent-steps/s':>14s} "
           f"{'ns/edge-upd':>11s} "

@@ -2,7 +2,8 @@
 
 A network is (genome, plastic state). The genome holds the shared units (``units.py``); the
 plastic state holds the wiring sampled for this lifetime, the neurons' activations, and the
-plastic vectors that the GRUs rewrite at every pass:
+plastic vectors that the GRUs rewrite after every pass (``learn_every="step"``: once per step,
+after the last pass, as the authors' code does; see ``step``):
 
 * ``synapse`` placement: each existing edge i→j owns a vector e_ij; the message it carries is
   y_i ⊙ e_ij, and after each pass the GRU of i's type sets e_ij ← e_ij + η·GRU([y_i, y_j, r], e_ij).
@@ -35,6 +36,7 @@ from sfnn.units import Genome, gru_cell, gru_input_terms, neuron_unit
 
 PLACEMENTS = ("synapse", "neuron")
 UPDATES = ("add", "lerp")
+LEARN_EVERY = ("pass", "step")
 
 
 @dataclass(frozen=True)
@@ -50,12 +52,15 @@ class SFNNSpec:
     init_scale: float = 0.1
     continuous: bool = False  # outputs are action values in [-1, 1], not scores for an argmax
     update: str = "add"  # add: v + η·GRU (the authors) | lerp: v + η·(GRU − v), see ``plastic_update``
+    learn_every: str = "pass"  # pass: plasticity after every pass | step: once per step (the authors), see ``step``
 
     def __post_init__(self) -> None:
         if self.plasticity not in PLACEMENTS:
             raise ValueError(f"model.plasticity must be one of {PLACEMENTS}, got {self.plasticity!r}")
         if self.update not in UPDATES:
             raise ValueError(f"model.plastic_update must be one of {UPDATES}, got {self.update!r}")
+        if self.learn_every not in LEARN_EVERY:
+            raise ValueError(f"model.learn_every must be one of {LEARN_EVERY}, got {self.learn_every!r}")
 
 
 def plastic_update(spec: SFNNSpec, v: jax.Array, h: jax.Array) -> jax.Array:
@@ -108,6 +113,18 @@ def _messages(y_pre: jax.Array, edges: jax.Array) -> jax.Array:
     return jnp.sum(y_pre[:, None, :] * edges, axis=0)
 
 
+def synapse_plasticity(genome, spec, masks, edges, y_from, y_to, reward):
+    """Every edge i→j after its type's GRU saw (y_from[i], y_to[j], reward); absent edges stay 0."""
+    new_edges = {}
+    for b, (pre, post) in BLOCKS.items():
+        t = GROUP_TYPE[pre]
+        a, c, shared = gru_input_terms(genome, t, y_from[pre], y_to[post], reward)
+        gates = a[:, None, :] + c[None, :, :] + shared
+        h = gru_cell(genome, t, gates, edges[b])
+        new_edges[b] = plastic_update(spec, edges[b], h) * masks[b][..., None]
+    return new_edges
+
+
 def _synapse_pass(genome, spec, masks, edges, y, obs, reward, prev_action, learn):
     m = spec.channels
     y_i = neuron_unit(genome, 0, jnp.broadcast_to(obs[:, None], (obs.shape[0], m)))
@@ -117,14 +134,7 @@ def _synapse_pass(genome, spec, masks, edges, y, obs, reward, prev_action, learn
     y_o = neuron_unit(genome, 2, s_o)
     y_new = {"i": y_i, "h": y_h, "o": y_o}
     if learn:
-        new_edges = {}
-        for b, (pre, post) in BLOCKS.items():
-            t = GROUP_TYPE[pre]
-            a, c, shared = gru_input_terms(genome, t, y_new[pre], y_new[post], reward)
-            gates = a[:, None, :] + c[None, :, :] + shared
-            h = gru_cell(genome, t, gates, edges[b])
-            new_edges[b] = plastic_update(spec, edges[b], h) * masks[b][..., None]
-        edges = new_edges
+        edges = synapse_plasticity(genome, spec, masks, edges, y_new, y_new, reward)
     return edges, y_new
 
 
@@ -150,6 +160,18 @@ def _neuron_pass(genome, spec, masks, w, y, obs, reward, prev_action, learn):
     return w, y_new
 
 
+def learns_in_pass(spec: SFNNSpec, k: int, learn: bool) -> bool:
+    """Whether pass ``k`` of a step ends with its plasticity update (see ``step``)."""
+    if spec.learn_every == "pass":
+        return learn
+    return learn and spec.plasticity == "neuron" and k == spec.passes - 1
+
+
+def learns_after_passes(spec: SFNNSpec, learn: bool) -> bool:
+    """Whether the edges learn once after all passes (``synapse``, ``learn_every="step"``)."""
+    return learn and spec.learn_every == "step" and spec.plasticity == "synapse"
+
+
 def step(
     genome: Genome,
     spec: SFNNSpec,
@@ -158,7 +180,14 @@ def step(
     reward: jax.Array,
     learn: bool = True,
 ) -> tuple[jax.Array, PlasticState]:
-    """One environment step: ``spec.passes`` propagation passes, each followed by plasticity.
+    """One environment step: ``spec.passes`` propagation passes and their plasticity.
+
+    ``learn_every="pass"`` updates the plastic vectors after every pass, each GRU seeing that
+    pass's activations. ``"step"`` updates them once, after the last pass, as the authors' code
+    does (half the GRU work at two passes): for the ``synapse`` placement edge i→j's GRU sees
+    i's activation at the end of the previous step and j's at the end of this one; for the
+    ``neuron`` placement the last pass's summed input and post; this step's actions never
+    depend on its own update.
 
     Returns the output neurons' channel-0 values (argmax is the discrete action; continuous:
     the action in [-1, 1]) and the new plastic state. ``learn=False`` freezes the plastic
@@ -168,8 +197,10 @@ def step(
     reward = jnp.asarray(reward, jnp.float32)
     one_pass = _synapse_pass if spec.plasticity == "synapse" else _neuron_pass
     plastic, y = state.plastic, state.y
-    for _ in range(spec.passes):
-        plastic, y = one_pass(genome, spec, state.masks, plastic, y, obs, reward, state.prev_action, learn)
+    for k in range(spec.passes):
+        plastic, y = one_pass(genome, spec, state.masks, plastic, y, obs, reward, state.prev_action, learns_in_pass(spec, k, learn))
+    if learns_after_passes(spec, learn):
+        plastic = synapse_plasticity(genome, spec, state.masks, plastic, state.y, y, reward)
     out = y["o"][:, 0]
     prev_action = out if spec.continuous else jax.nn.one_hot(jnp.argmax(out), spec.topo.n_out)
     return out, PlasticState(state.masks, plastic, y, prev_action)

@@ -18,7 +18,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from sfnn.network import PlasticState, SFNNSpec, init_state, plastic_update
+from sfnn.network import PlasticState, SFNNSpec, init_state, learns_after_passes, learns_in_pass, plastic_update
 from sfnn.topology import BLOCKS, GROUP_TYPE
 from sfnn.units import Genome
 
@@ -156,43 +156,54 @@ def synapse_activations(g, spec, edges, y, obs, prev_action) -> dict[str, jax.Ar
     return {"i": y_i, "h": y_h, "o": y_o}
 
 
-def _synapse_pass(g, spec, masks, edges, y, obs, reward, prev_action, learn):
-    """One pass of the ``synapse`` placement. The message sums and the per-neuron GRU input
-    terms are materialised (``_materialize``), so the per-edge GRU loop reads only the edge
-    vectors, the masks, the genome and three small per-neuron arrays, and stays vectorised;
-    the arithmetic, and its order, is that of ``network._synapse_pass``."""
+def _synapse_plasticity(g, spec, masks, edges, y_from, y_to, reward):
+    """``network.synapse_plasticity`` for P agents. The per-neuron GRU input terms are
+    materialised (``_materialize``), so the per-edge GRU loop reads only the edge vectors, the
+    masks, the genome and three small per-neuron arrays, and stays vectorised."""
     m = spec.channels
+    g_in = {"gru": {k: g["gru"][k] for k in ("input_kernel", "input_bias")}}
+    new_edges = {}
+    for b, (pre, post) in BLOCKS.items():
+        t = GROUP_TYPE[pre]
+        terms = lambda gg, x, z, r, t=t: _gru_terms(gg, t, x, z, r, m)  # noqa: E731
+        a, c, shared = _materialize(terms, g_in, y_from[pre], y_to[post], reward)
+        h = _gru(g, t, a[:, None] + c[None] + shared, edges[b], m)
+        new_edges[b] = plastic_update(spec, edges[b], h) * masks[b][:, :, None, :]
+    return new_edges
+
+
+def _synapse_pass(g, spec, masks, edges, y, obs, reward, prev_action, learn):
+    """One pass of the ``synapse`` placement, message sums materialised; the arithmetic, and
+    its order, is that of ``network._synapse_pass``."""
     y_new = synapse_activations(g, spec, edges, y, obs, prev_action)
     if learn:
-        g_in = {"gru": {k: g["gru"][k] for k in ("input_kernel", "input_bias")}}
-        new_edges = {}
-        for b, (pre, post) in BLOCKS.items():
-            t = GROUP_TYPE[pre]
-            terms = lambda gg, x, z, r, t=t: _gru_terms(gg, t, x, z, r, m)  # noqa: E731
-            a, c, shared = _materialize(terms, g_in, y_new[pre], y_new[post], reward)
-            h = _gru(g, t, a[:, None] + c[None] + shared, edges[b], m)
-            new_edges[b] = plastic_update(spec, edges[b], h) * masks[b][:, :, None, :]
-        edges = new_edges
+        edges = _synapse_plasticity(g, spec, masks, edges, y_new, y_new, reward)
     return edges, y_new
 
 
-def _repeat_passes(one_pass, genome, spec, state, plastic, y, obs, reward, learn):
-    """``spec.passes`` passes. For the ``synapse`` placement on a CPU they are a ``lax.scan``:
-    the loop boundary materialises each pass's edge vectors, where unrolled passes let XLA
-    recompute the first pass's edges inside the second pass's GRU and message loops (and split
-    the first pass's GRU into three loops); it also compiles one pass instead of ``passes``.
-    On a GPU the scan's per-iteration copies and launches cost more than they save (H200,
-    population 4096: unrolled 9.2M agent-steps/s, scanned 7.8M), so the passes are unrolled."""
+def _repeat_passes(one_pass, genome, spec, state, obs, reward, learn):
+    """``spec.passes`` passes and their plasticity (``network.learns_in_pass`` and
+    ``learns_after_passes``). When the ``synapse`` placement learns at every pass on a CPU the
+    passes are a ``lax.scan``: the loop boundary materialises each pass's edge vectors, where
+    unrolled passes let XLA recompute the first pass's edges inside the second pass's GRU and
+    message loops (and split the first pass's GRU into three loops); it also compiles one pass
+    instead of ``passes``. On a GPU the scan's per-iteration copies and launches cost more than
+    they save (H200, population 4096: unrolled 9.2M agent-steps/s, scanned 7.8M), so the passes
+    are unrolled."""
     args = (genome, spec, state.masks)
-    if spec.plasticity != "synapse" or spec.passes < 2 or not _cpu_layout():
-        for _ in range(spec.passes):
-            plastic, y = one_pass(*args, plastic, y, obs, reward, state.prev_action, learn)
-        return plastic, y
+    plastic, y = state.plastic, state.y
+    scanned = spec.plasticity == "synapse" and learns_in_pass(spec, 0, learn) and spec.passes > 1 and _cpu_layout()
+    if scanned:
 
-    def body(carry, _):
-        return one_pass(*args, *carry, obs, reward, state.prev_action, learn), None
+        def body(carry, _):
+            return one_pass(*args, *carry, obs, reward, state.prev_action, True), None
 
-    (plastic, y), _ = jax.lax.scan(body, (plastic, y), None, length=spec.passes)
+        (plastic, y), _ = jax.lax.scan(body, (plastic, y), None, length=spec.passes)
+    else:
+        for k in range(spec.passes):
+            plastic, y = one_pass(*args, plastic, y, obs, reward, state.prev_action, learns_in_pass(spec, k, learn))
+    if learns_after_passes(spec, learn):
+        plastic = _synapse_plasticity(genome, spec, state.masks, plastic, state.y, y, reward)
     return plastic, y
 
 
@@ -237,7 +248,7 @@ def population_step(
     obs = obs.astype(jnp.float32)
     reward = reward.astype(jnp.float32)
     one_pass = _synapse_pass if spec.plasticity == "synapse" else _neuron_pass
-    plastic, y = _repeat_passes(one_pass, genome, spec, state, state.plastic, state.y, obs, reward, learn)
+    plastic, y = _repeat_passes(one_pass, genome, spec, state, obs, reward, learn)
     out = y["o"][:, 0, :]
     prev_action = out if spec.continuous else jax.nn.one_hot(jnp.argmax(out, axis=0), spec.topo.n_out, axis=0)
     return out, PlasticState(state.masks, plastic, y, prev_action)

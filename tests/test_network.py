@@ -82,22 +82,26 @@ def test_zero_gru_update_leaves_vectors_unchanged(plasticity):
 
 
 @pytest.mark.parametrize(
-    "plasticity, neurons, update, P, layout",
-    [("synapse", 12, "add", 5, "cpu"), ("neuron", 12, "add", 5, "cpu"), ("neuron", 72, "add", 5, "cpu"),
-     ("synapse", 12, "lerp", 5, "cpu"), ("neuron", 12, "lerp", 5, "cpu"), ("synapse", 12, "add", 32, "cpu"),
-     ("synapse", 40, "add", 40, "cpu"), ("synapse", 12, "add", 5, "accelerator"), ("synapse", 12, "lerp", 5, "accelerator"),
-     ("synapse", 40, "add", 40, "accelerator")],
+    "plasticity, neurons, update, P, layout, every",
+    [("synapse", 12, "add", 5, "cpu", "pass"), ("neuron", 12, "add", 5, "cpu", "pass"),
+     ("neuron", 72, "add", 5, "cpu", "pass"), ("synapse", 12, "lerp", 5, "cpu", "pass"),
+     ("neuron", 12, "lerp", 5, "cpu", "pass"), ("synapse", 12, "add", 32, "cpu", "pass"),
+     ("synapse", 40, "add", 40, "cpu", "pass"), ("synapse", 12, "add", 5, "accelerator", "pass"),
+     ("synapse", 12, "lerp", 5, "accelerator", "pass"), ("synapse", 40, "add", 40, "accelerator", "pass"),
+     ("synapse", 12, "add", 5, "cpu", "step"), ("neuron", 12, "add", 5, "cpu", "step"),
+     ("synapse", 40, "add", 40, "cpu", "step"), ("synapse", 12, "add", 5, "accelerator", "step")],
 )
-def test_fast_population_step_equals_reference(plasticity, neurons, update, P, layout, monkeypatch):
+def test_fast_population_step_equals_reference(plasticity, neurons, update, P, layout, every, monkeypatch):
     """The population-last fast path computes the same outputs and plastic states as the
     readable single-agent reference, step after step (72 and 40 neurons: message sums longer
     than ``population.MESSAGE_CHUNK`` are split into chunks), for both plastic update rules,
-    and at populations whose materialised terms go through each of ``_materialize``'s barriers
-    (5: halves; 32, 40: the conditional). ``accelerator``: the program a GPU gets (no barriers,
-    passes unrolled), traced here on the CPU."""
+    both update timings (``learn_every``), and at populations whose materialised terms go
+    through each of ``_materialize``'s barriers (5: halves; 32, 40: the conditional).
+    ``accelerator``: the program a GPU gets (no barriers, passes unrolled), traced here on the CPU."""
     if layout == "accelerator":
         monkeypatch.setattr(popmod, "_cpu_layout", lambda: False)
-    spec = spec_for(3, 2, plasticity, neurons=neurons, update=update, plastic_lr=0.3 if update == "lerp" else 0.01)
+    spec = spec_for(3, 2, plasticity, neurons=neurons, update=update, plastic_lr=0.3 if update == "lerp" else 0.01,
+                    learn_every=every)
     ref_state, fast_state, ref_step, fast_step = fast_and_reference(spec, P, 4)
     for t in range(6):
         obs = jax.random.normal(jax.random.fold_in(jax.random.key(2), t), (P, 3))
@@ -108,6 +112,36 @@ def test_fast_population_step_equals_reference(plasticity, neurons, update, P, l
     back = to_population_first(fast_state)
     for a, b in zip(jax.tree.leaves(back), jax.tree.leaves(ref_state)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def _pre_only_gru(g):
+    """Handmade GRU that reads only the pre-synaptic activation: all else zero, so from silent
+    neurons (pre = 0) every gate is ½, the candidate 0 and the GRU's output half its state."""
+    g["gru"] = jax.tree.map(jnp.zeros_like, g["gru"])
+    g["gru"]["input_kernel"] = g["gru"]["input_kernel"].at[:, :4].set(1.0)
+    return g
+
+
+@pytest.mark.parametrize("every", ["pass", "step"])
+def test_learn_every_step_updates_once_from_the_previous_activation(every):
+    """``learn_every=step`` is the authors' timing: one GRU update per step (not one per pass),
+    after the passes, fed the pre-synaptic neuron's activation of the *previous* step; so the
+    first step of a lifetime (silent neurons) scales every edge by exactly 1 + η/2, and the
+    step's output is the frozen step's. Learning at every pass feeds the GRU this pass's
+    activations, which are not silent, and the second pass already sees the first's update."""
+    g = _pre_only_gru(init_genome(jax.random.key(0), 4))
+    spec = spec_for(4, 2, learn_every=every, plastic_lr=0.5)
+    s0 = init_state(jax.random.key(1), spec)
+    obs = jnp.array([0.5, -1.0, 2.0, 0.3])
+    out, s1 = step(g, spec, s0, obs, 1.0)
+    out_frozen, _ = step(g, spec, s0, obs, 1.0, learn=False)
+    scaled_once = all(np.allclose(s1.plastic[b], s0.plastic[b] * 1.25, rtol=1e-6, atol=0) for b in s0.plastic)
+    if every == "step":
+        assert scaled_once
+        np.testing.assert_array_equal(out, out_frozen)
+    else:
+        assert not scaled_once
+        assert not np.allclose(out, out_frozen)
 
 
 def _state_following_gru(g):
@@ -152,3 +186,5 @@ def test_lerp_needs_a_fraction_as_rate():
         load_config(None, ["model.plastic_update=lerp", "model.plastic_lr=1.5"])
     with pytest.raises(ConfigError, match="model.plastic_update"):
         load_config(None, ["model.plastic_update=mul"])
+    with pytest.raises(ConfigError, match="model.learn_every"):
+        load_config(None, ["model.learn_every=episode"])
