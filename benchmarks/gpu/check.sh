@@ -32,7 +32,7 @@ date; nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv 2>/dev
 $PY -c "import jax, jaxlib, numpy; print('jax', jax.__version__, jaxlib.__version__, 'numpy', numpy.__version__, jax.devices())" || exit 1
 $PY -c "import evosax, gymnax, brax, omegaconf, agents.cli, agents.trainer" || exit 1
 small=(log.wandb=disabled log.figures=false log.render=false --generations 2)
-echo "== 1. authors' configuration (synapse), populations $POPS"
+echo "== 1. authors' configuration (synapse, their update timing: learn_every step), populations $POPS"
 $PY -m agents.cli bench configs/bench_paper.yaml "${small[@]}" \
   --sweep strategy.population=$POPS --point-timeout 90 --out "$OUT/paper"
 rm -f "$OUT/paper/bench_sweep.md"  # the .jsonl holds the same rows; keeps $OUT within 8 files
