@@ -100,9 +100,11 @@ def test_envs_lists_registered_names(cli):
 
 
 def test_bench_prints_one_json_line(cli):
-    r = cli("bench", CARTPOLE, "strategy.population=4", "--generations", "1", "lifetime.episodes=1", "lifetime.max_steps=20")
+    r = cli("bench", CARTPOLE, "strategy.population=4", "--generations", "1", "lifetime.episodes=1", "lifetime.max_steps=20",
+            "model.learn_every=step")
     assert r.returncode == 0, r.stderr
     line = json.loads(r.stdout.strip().splitlines()[-1])
+    assert line["learn_every"] == "step" and line["passes"] == 2  # a saved row says which update timing it timed
     for key in ["agent_steps_per_s", "compile_s", "population", "devices", "backend", "device_kind"]:
         assert key in line
     assert line["population"] == 4 and line["agent_steps_per_s"] > 0
