@@ -37,7 +37,7 @@ import sfnn.population as popmod  # noqa: E402
 from agents.trainer import EVAL_COMPILER_OPTIONS  # noqa: E402
 from envs.lifetime import run_lifetimes  # noqa: E402
 from envs.registry import make_env  # noqa: E402
-from sfnn.network import SFNNSpec, init_state, learns_after_passes, step  # noqa: E402
+from sfnn.network import SFNNSpec, init_state, learns_after_passes, learns_in_pass, step  # noqa: E402
 from sfnn.topology import BLOCKS, GROUP_TYPE, Topology  # noqa: E402
 from sfnn.units import init_genome  # noqa: E402
 
@@ -147,25 +147,35 @@ def _tanh_gates_block(g, spec, t, y_pre, y_post, reward, v, mask):
     return v * mask[:, :, None, :] + k * ((n + n) + (1.0 + t_z) * (v - n))  # (v + η h)·mask
 
 
-def repeat_unrolled(one_pass, genome, spec, state, obs, reward, learn):
-    """The passes as a Python loop (unrolled in the program), as before the fix (learning at
-    every pass)."""
-    plastic, y = state.plastic, state.y
-    for _ in range(spec.passes):
-        plastic, y = one_pass(genome, spec, state.masks, plastic, y, obs, reward, state.prev_action, learn)
-    return plastic, y
-
-
-def repeat_scanned(one_pass, genome, spec, state, obs, reward, learn):
-    """The passes as a ``lax.scan`` whatever ``learn_every``, then the once-per-step update."""
-    def body(carry, k):
-        return one_pass(genome, spec, state.masks, *carry, obs, reward, state.prev_action,
-                        learn and spec.learn_every == "pass"), None
-
-    (plastic, y), _ = jax.lax.scan(body, (state.plastic, state.y), None, length=spec.passes)
+def _once_per_step(genome, spec, state, plastic, y, reward, learn):
+    """The edge update after the passes that ``learn_every="step"`` asks for (else none)."""
     if learns_after_passes(spec, learn):
         plastic = popmod._synapse_plasticity(genome, spec, state.masks, plastic, state.y, y, reward)
     return plastic, y
+
+
+def repeat_unrolled(one_pass, genome, spec, state, obs, reward, learn):
+    """The passes as a Python loop (unrolled in the program), as before the fix; the update
+    timing is ``spec.learn_every``'s, as in ``sfnn.population``."""
+    plastic, y = state.plastic, state.y
+    for k in range(spec.passes):
+        plastic, y = one_pass(genome, spec, state.masks, plastic, y, obs, reward, state.prev_action,
+                              learns_in_pass(spec, k, learn))
+    return _once_per_step(genome, spec, state, plastic, y, reward, learn)
+
+
+def repeat_scanned(one_pass, genome, spec, state, obs, reward, learn):
+    """The passes as a ``lax.scan`` whatever ``learn_every`` (every pass of the ``synapse``
+    placement learns alike under either timing), then the once-per-step update if any."""
+    if spec.plasticity != "synapse":
+        raise ValueError("the scan variant is for the synapse placement")
+
+    def body(carry, _):
+        return one_pass(genome, spec, state.masks, *carry, obs, reward, state.prev_action,
+                        learns_in_pass(spec, 0, learn)), None
+
+    (plastic, y), _ = jax.lax.scan(body, (state.plastic, state.y), None, length=spec.passes)
+    return _once_per_step(genome, spec, state, plastic, y, reward, learn)
 
 
 # name -> (synapse pass, pass repetition); None keeps what sfnn.population has
@@ -182,7 +192,7 @@ VARIANTS = {
     "reference": (None, None),  # not a pass of the fast path: ``build`` runs the reference network
 }
 DOCS = {
-    "no_scan": "current pass (materialised sums and terms), passes unrolled",
+    "no_scan": "current pass (materialised sums and terms), passes unrolled (per-pass learning: as before the fix)",
     "scan": "current pass, passes always a lax.scan (with --learn-every step: no learning inside)",
     "no_materialize": "the pass before the fix, passes as a lax.scan",
     "tanh_gates": "current, with the GRU and the plastic update in tanh only (not bit-identical)",
