@@ -52,7 +52,7 @@ def timing_fields(steps: int, times: list[float]) -> dict[str, float]:
     }
 
 
-def env_seconds(env: EnvAdapter, batch: int, episodes: int, repeats: int) -> float:
+def env_seconds(env: EnvAdapter, batch: int, episodes: int, repeats: int, mode: str = "consecutive") -> float:
     """Seconds for ``batch`` lifetimes of ``episodes`` episodes with a do-nothing policy
     (action 0, or the zero vector): what the environment alone costs (compiled first)."""
 
@@ -60,7 +60,7 @@ def env_seconds(env: EnvAdapter, batch: int, episodes: int, repeats: int) -> flo
         b = obs.shape[0]
         return (jnp.zeros((b, env.n_actions)) if env.continuous else jnp.zeros((b,), jnp.int32)), state
 
-    run = jax.jit(lambda k: run_lifetimes(env, idle, (), k, episodes).returns, compiler_options=EVAL_COMPILER_OPTIONS)
+    run = jax.jit(lambda k: run_lifetimes(env, idle, (), k, episodes, mode=mode).returns, compiler_options=EVAL_COMPILER_OPTIONS)
     keys = jax.random.split(jax.random.key(0), batch)
     jax.block_until_ready(run(keys))
     t = time.perf_counter()
@@ -83,7 +83,7 @@ def bench(cfg: TrainConfig, generations: int = 2) -> dict[str, Any]:
     batch = cfg.strategy.population * cfg.lifetime.lifetimes // jax.process_count()
     topo = {}
     for t in trainer.tasks:
-        env_s = env_seconds(t.env, batch, cfg.lifetime.episodes, generations)
+        env_s = env_seconds(t.env, batch, cfg.lifetime.episodes, generations, cfg.lifetime.episode_mode)
         topo[t.env.name] = {
             "obs": t.env.obs_size,
             "actions": t.env.n_actions,
@@ -127,7 +127,8 @@ def model_sizes(cfg: TrainConfig) -> dict[str, Any]:
     m = cfg.model
     if m.kind == "sfnn":
         return {"neurons": m.neurons, "channels": m.channels, "plasticity": m.plasticity,
-                "passes": m.passes, "learn_every": m.learn_every}
+                "passes": m.passes, "learn_every": m.learn_every, "propagation": m.propagation,
+                "episode_mode": cfg.lifetime.episode_mode}
     if m.kind == "vsml":
         return {"hidden": list(cfg.vsml.hidden), "state_size": cfg.vsml.state_size, "message_size": cfg.vsml.message_size}
     return {"hidden": list(m.hidden)}  # baselines (mlp, hebbian, rnn)

@@ -31,6 +31,13 @@ class ModelConfig:
     plastic_lr: float = 0.01  # η in e <- e + η·GRU(x, e)
     plastic_update: str = "add"  # add: e <- e + η·GRU(x, e) (authors) | lerp: e <- e + η·(GRU(x, e) - e), bounded
     learn_every: str = "pass"  # pass: plastic update after every pass | step: once per step, after the passes (authors)
+    propagation: str = "sequential"  # sequential: input -> hidden -> output within a pass | simultaneous: all neurons from the last pass (authors)
+    prev_action: str = "add"  # previous action into the output neurons: add (to all channels) | channel0 (written over channel 0, authors)
+    action_feedback_from: int = 0  # first pass (0-based) that feeds the previous action (authors: 1, their first update has none)
+    initial_action: Optional[int] = None  # previous action at a lifetime's start: null (none) | an action index (authors: 0)
+    self_loops: bool = True  # hidden->hidden self-connections may be sampled (authors: false)
+    neuron_bias: bool = True  # neuron units have biases (authors: false, use_bias=False)
+    evolve_plastic_lr: bool = False  # the genome holds a scale lambda of the plastic rate, eta = plastic_lr * lambda (authors: true)
     init_scale: float = 0.1  # plastic vectors (hebbian: lifetime weights) start U(±init_scale)
     hidden: list[int] = field(default_factory=lambda: [16])  # baselines: hidden layer sizes (rnn: GRU size)
     inputs: Optional[int] = None  # baselines: input units; null = the largest observation of envs (set at train)
@@ -42,8 +49,9 @@ class LifetimeConfig:
     episodes: int = 8  # episodes per lifetime; plastic state persists across them
     max_steps: Optional[int] = None  # episode step cap; None keeps the environment's own
     lifetimes: int = 1  # lifetimes per member per generation (fitness is their mean)
+    episode_mode: str = "consecutive"  # consecutive: episodes back to back | window: each a max_steps window from a reset, scored to its first end (authors)
     wiring: str = "fresh"  # fresh: new per member+lifetime | shared: per generation | fixed: once per run
-    terminal_reward: Optional[float] = None  # reward shown to the net after a termination; None: raw reward
+    terminal_reward: Optional[float] = None  # reward shown to the net after a termination that is a failure (CartPole, brax; not Acrobot/MountainCar, where it is success); None: raw reward
     obs_scale: float = 1.0  # observations are multiplied by this before reaching input neurons
     obs_norm: str = "none"  # none | running (per-lifetime mean/std, reset each lifetime) | fixed (random-play mean/std)
 
@@ -61,6 +69,7 @@ class StrategyConfig:
     population: int = 64
     generations: int = 100
     sigma_init: float = 0.1  # initial search scale
+    init_mean: str = "random"  # where the search starts: random (a lecun/orthogonal genome from the seed) | zeros (authors)
 
 
 @dataclass
@@ -183,6 +192,10 @@ CHOICES = {
     "model.plasticity": ("synapse", "neuron"),
     "model.plastic_update": ("add", "lerp"),
     "model.learn_every": ("pass", "step"),
+    "model.propagation": ("sequential", "simultaneous"),
+    "model.prev_action": ("add", "channel0"),
+    "lifetime.episode_mode": ("consecutive", "window"),
+    "strategy.init_mean": ("random", "zeros"),
     "lifetime.wiring": ("fresh", "shared", "fixed"),
     "lifetime.obs_norm": ("none", "running", "fixed"),
     "fitness.kind": ("normalized_weighted", "mean"),
@@ -306,6 +319,11 @@ def validate(cfg: TrainConfig) -> None:
     if cfg.model.plastic_update == "lerp" and not 0 <= cfg.model.plastic_lr <= 1:
         raise ConfigError(f"model.plastic_lr={cfg.model.plastic_lr} must be in [0, 1] with model.plastic_update=lerp "
                           "(a step of that fraction towards the GRU's proposal)")
+    if not 0 <= cfg.model.action_feedback_from <= cfg.model.passes:
+        raise ConfigError(f"model.action_feedback_from={cfg.model.action_feedback_from} must be in 0..model.passes "
+                          f"({cfg.model.passes}): the first pass that feeds the previous action")
+    if cfg.model.initial_action is not None and cfg.model.initial_action < 0:
+        raise ConfigError(f"model.initial_action={cfg.model.initial_action} must be null or an action index (0, 1, ...)")
     if not cfg.strategy.sigma_init > 0:
         raise ConfigError(f"strategy.sigma_init={cfg.strategy.sigma_init} must be positive")
     if cfg.lifetime.max_steps is not None and cfg.lifetime.max_steps < 1:

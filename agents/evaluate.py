@@ -81,7 +81,8 @@ def lifetime_returns(
         pad = lambda x: jnp.concatenate([x, jnp.repeat(x[-1:], extra, axis=0)])  # noqa: E731
         genomes, wiring_keys, env_keys = jax.tree.map(pad, (genomes, wiring_keys, env_keys))
     policy = make_policy(cfg, task.env, genomes, learn=learn, impl=impl)
-    res = run_lifetimes(task.env, policy.step, policy.init(wiring_keys), env_keys, cfg.lifetime.episodes)
+    res = run_lifetimes(task.env, policy.step, policy.init(wiring_keys), env_keys, cfg.lifetime.episodes,
+                        mode=cfg.lifetime.episode_mode)
     return res.returns[:b]
 
 

@@ -35,6 +35,11 @@ def sfnn_spec(cfg: TrainConfig, env: EnvAdapter) -> SFNNSpec:
         plastic_lr=m.plastic_lr,
         update=m.plastic_update,
         learn_every=m.learn_every,
+        propagation=m.propagation,
+        prev_action=m.prev_action,
+        action_feedback_from=m.action_feedback_from,
+        initial_action=m.initial_action,
+        self_loops=m.self_loops,
         init_scale=m.init_scale,
         continuous=env.continuous,
     )
@@ -82,7 +87,8 @@ def genome_template(cfg: TrainConfig, key: jax.Array | None = None) -> Genome:
     if cfg.model.kind == "vsml":  # one shared LSTM: serves every environment, like an SFNN genome
         v = cfg.vsml
         return vsml.init_genome(key, v.state_size, v.message_size, v.genome_scale)
-    return init_genome(key, cfg.model.channels)
+    m = cfg.model
+    return init_genome(key, m.channels, neuron_bias=m.neuron_bias, evolve_plastic_lr=m.evolve_plastic_lr)
 
 
 def make_policy(cfg: TrainConfig, env: EnvAdapter, genomes: Genome, learn: bool = True, impl: str = "fast"):
@@ -179,9 +185,11 @@ class ObsPipeline:
         return state, obs * self.scale, lambda net: net
 
 
-def shaped_reward(lt, reward: jax.Array, terminated: jax.Array) -> jax.Array:
-    """The reward a learner is shown: the environment's, or ``lifetime.terminal_reward`` after a termination."""
-    if lt.terminal_reward is None:
+def shaped_reward(lt, env: EnvAdapter, reward: jax.Array, terminated: jax.Array) -> jax.Array:
+    """The reward a learner is shown: the environment's, or ``lifetime.terminal_reward`` after a
+    termination that is a failure (``env.termination``); where terminating means reaching the
+    goal (Acrobot, MountainCar) or just the episode's end, the raw reward is shown."""
+    if lt.terminal_reward is None or env.termination != "failure":
         return reward
     return jnp.where(terminated, jnp.float32(lt.terminal_reward), reward)
 
@@ -208,7 +216,7 @@ class BatchPolicy:
 
     def step(self, state: Any, obs: jax.Array, reward: jax.Array, terminated: jax.Array):
         state, obs, wrap = self.pre(state, obs)
-        reward = shaped_reward(self.lt, reward, terminated)
+        reward = shaped_reward(self.lt, self.env, reward, terminated)
         if self.impl == "fast":
             out, state = population_step(self.genomes, self.spec, state, obs.T, reward, self.learn)
             return env_actions(self.env, out.T), wrap(state)
@@ -238,7 +246,7 @@ class BaselinePolicy:
     def step(self, state: Any, obs: jax.Array, reward: jax.Array, terminated: jax.Array):
         state, obs, wrap = self.pre(state, obs)
         obs = jnp.pad(obs, ((0, 0), (0, self.spec.n_in - obs.shape[1])))
-        reward = shaped_reward(self.lt, reward, terminated)
+        reward = shaped_reward(self.lt, self.env, reward, terminated)
         n, cont = self.env.n_actions, self.env.continuous
         out, state = jax.vmap(
             lambda g, s, o, r, t: baselines.step(g, self.spec, s, o, r, t, n, self.learn, cont)
@@ -274,7 +282,7 @@ class VsmlPolicy:
 
     def step(self, state: Any, obs: jax.Array, reward: jax.Array, terminated: jax.Array):
         state, obs, wrap = self.pre(state, obs)
-        reward = shaped_reward(self.lt, reward, terminated)
+        reward = shaped_reward(self.lt, self.env, reward, terminated)
         n, cont = self.env.n_actions, self.env.continuous
         if self.impl == "fast":
             out, state = vsml.population_rl_step(self.genomes, state, obs.T, reward, terminated, n, self.learn, cont)

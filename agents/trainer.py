@@ -166,8 +166,12 @@ class Trainer:
         return genome_size(self.template)
 
     def start_genome(self) -> Genome:
-        """The genome the search starts from (random, of the template's scale, keyed by the seed)."""
-        return template_genome(self.cfg, self._start_keys()[1])
+        """The genome the search starts from: random, of the template's scale, keyed by the seed;
+        or all zeros (``strategy.init_mean=zeros``, the authors' start: evosax's default mean)."""
+        genome = template_genome(self.cfg, self._start_keys()[1])
+        if self.cfg.strategy.init_mean == "zeros":
+            return jax.tree.map(jnp.zeros_like, genome)
+        return genome
 
     def _start_keys(self) -> tuple[jax.Array, jax.Array]:
         k_init, k_mean = jax.random.split(jax.random.fold_in(self.run_key, 2**31 - 1))

@@ -36,7 +36,7 @@ TYPE_COLOURS = ("tab:blue", "tab:orange", "tab:green")  # neuron (and synapse) t
 
 def sample_wirings(spec: SFNNSpec, keys: list[jax.Array]) -> list[dict[str, np.ndarray]]:
     """One wiring per key, drawn exactly as a lifetime draws it (``sfnn.topology.sample_masks``)."""
-    return [{k: np.asarray(v) for k, v in sample_masks(key, spec.topo, spec.connect_prob).items()} for key in keys]
+    return [{k: np.asarray(v) for k, v in sample_masks(key, spec.topo, spec.connect_prob, spec.self_loops).items()} for key in keys]
 
 
 def _positions(topo: Topology) -> dict[str, np.ndarray]:
@@ -109,7 +109,7 @@ class LifetimeTrace(NamedTuple):
     reward: np.ndarray  # (steps,) the reward the network was shown at each step
     terminated: np.ndarray  # (steps,) the network was told the previous step ended by termination
     returns: np.ndarray  # (episodes,)
-    lengths: np.ndarray  # (episodes,) steps per episode; their cumulative sum marks episode ends
+    lengths: np.ndarray  # (episodes,) steps each episode spans (windows: the whole window); cumulative sums mark episode ends
     masks: dict[str, np.ndarray]  # the wiring this lifetime lived with (``sfnn.topology.BLOCKS``)
 
 
@@ -152,7 +152,7 @@ def trace_lifetimes(
         old_p, new_p = _net(inner).plastic, _net(new).plastic  # leaves end in the population axis
         sq = [jnp.sum((new_p[k] - old_p[k]) ** 2, axis=tuple(range(new_p[k].ndim - 1))) for k in new_p]
         frames = {k: frames[k].at[t // every].set(new_p[k]) for k in frames}
-        shown = shaped_reward(cfg.lifetime, last_r, last_term)
+        shown = shaped_reward(cfg.lifetime, env, last_r, last_term)
         carry = (new, frames, change.at[t].set(jnp.sqrt(sum(sq))), reward.at[t].set(shown), term.at[t].set(last_term),
                  t + 1)  # fmt: skip
         return action, carry
@@ -163,10 +163,12 @@ def trace_lifetimes(
         frames = {k: jnp.zeros((n_frames, *v.shape), v.dtype) for k, v in _net(inner).plastic.items()}
         zeros = jnp.zeros((total, b), jnp.float32)
         carry = (inner, frames, zeros, zeros, jnp.zeros((total, b), bool), jnp.int32(0))
-        res = run_lifetimes(env, step, carry, k_env, cfg.lifetime.episodes)
+        res = run_lifetimes(env, step, carry, k_env, cfg.lifetime.episodes, mode=cfg.lifetime.episode_mode)
         return res.returns, res.lengths, res.final_agent_state[1:5], _net(inner).masks
 
     returns, lengths, (frames, change, reward, term), masks = jax.device_get(live(k_wire, k_env))
+    if cfg.lifetime.episode_mode == "window":  # an agent lives every step; a window spans max_steps of them
+        lengths = np.full_like(lengths, env.max_steps)
     traces = []
     for a in range(b):
         lived = int(lengths[a].sum())  # after its last episode an agent acts on, unrecorded: cut there

@@ -211,6 +211,7 @@ def make_brax_env(name: str, max_steps: int | None = None) -> EnvAdapter:
         reset=reset,
         step=step,
         return_range=return_range(short, cap),
+        termination="failure",  # brax ends an episode early only when the body is unhealthy (or diverged)
         continuous=True,
         action_low=(-1.0,) * n_act,
         action_high=(1.0,) * n_act,

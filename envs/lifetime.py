@@ -2,9 +2,16 @@
 
 A batch of B agents lives at once (the population, times lifetimes per member). The loop is
 one ``lax.scan`` of fixed length (episodes × max episode steps) so that every agent runs the
-same program; an episode that ends early lets the next one start (the environment
-auto-resets), and once an agent has lived its episodes further steps are not recorded. The
-agent is two pure functions and learns of episode boundaries only through what it is told:
+same program. Two ways to cut that loop into episodes (``mode``):
+
+* ``consecutive``: an episode that ends early lets the next one start (the environment
+  auto-resets), and once an agent has lived its episodes further steps are not recorded;
+* ``window`` (the authors' lifetime): episode k is a window of exactly ``max_steps`` steps
+  that starts from a reset; its return counts up to the window's first termination or
+  truncation, and the agent goes on acting and learning through the auto-resets until the
+  window ends. Episode k is thus scored after k windows of practice.
+
+The agent is two pure functions and learns of episode boundaries only through what it is told:
 observation, last reward, and whether the last step ended the episode by termination
 (truncation is kept apart and not reported as failure).
 """
@@ -51,6 +58,9 @@ def unroll_threefry_on_cpu() -> bool:
     return True
 
 
+MODES = ("consecutive", "window")
+
+
 class LifetimeResult(NamedTuple):
     returns: jax.Array  # (B, episodes) return of each episode, in order
     lengths: jax.Array  # (B, episodes) steps of each episode
@@ -64,14 +74,21 @@ def run_lifetimes(
     keys: jax.Array,
     episodes: int,
     freeze: Freeze | None = None,
+    mode: str = "consecutive",
 ) -> LifetimeResult:
-    """Run ``episodes`` consecutive episodes for each of B agents; keys (B,) seed each agent's
-    environment, so an agent's trajectory does not depend on which others share the batch.
+    """Run ``episodes`` episodes (``mode``, see the module doc) for each of B agents; keys (B,)
+    seed each agent's environment, so an agent's trajectory does not depend on which others
+    share the batch.
 
-    Without ``freeze`` an agent keeps acting after its last episode (nothing is recorded
-    then) and ``final_agent_state`` is its state at the end of the loop; freezing costs a
-    select over the whole state every step (measured: half the throughput of a lifetime).
+    Without ``freeze`` an agent keeps acting after its last consecutive episode (nothing is
+    recorded then) and ``final_agent_state`` is its state at the end of the loop; freezing
+    costs a select over the whole state every step (measured: half the throughput of a
+    lifetime). Windows fill the loop exactly, so ``freeze`` changes nothing there.
     """
+    if mode not in MODES:
+        raise ValueError(f"lifetime.episode_mode must be one of {MODES}, got {mode!r}")
+    if mode == "window":
+        return _run_windows(env, policy_step, agent_state, keys, episodes)
     unroll_threefry_on_cpu()
     b = keys.shape[0]
     k_reset, k_steps = jax.vmap(jax.random.split, out_axes=1)(keys)
@@ -113,3 +130,47 @@ def run_lifetimes(
     )
     carry, _ = jax.lax.scan(body, init, step_keys)
     return LifetimeResult(carry[8], carry[9], carry[2])
+
+
+def _run_windows(env: EnvAdapter, policy_step: PolicyStep, agent_state: Any, keys: jax.Array, episodes: int) -> LifetimeResult:
+    """``run_lifetimes`` with ``mode="window"``: a scan over windows of a scan over steps.
+
+    Each window starts from a fresh reset (its key folded from the agent's key and the window
+    index); the agent state, the last reward and the last termination flag carry from one
+    window into the next, as they do across the auto-resets inside a window.
+    """
+    unroll_threefry_on_cpu()
+    b, t_max = keys.shape[0], env.max_steps
+    k_steps = jax.vmap(jax.random.split, out_axes=1)(keys)[1]
+    fold = jax.vmap(jax.random.fold_in, in_axes=(0, None))
+    reset_keys = window_reset_keys(keys, episodes)
+    step_keys = jax.vmap(lambda t: fold(k_steps, t))(jnp.arange(episodes * t_max)).reshape(episodes, t_max, b)
+    step_env = jax.vmap(env.step)
+
+    def step(carry, k_step):
+        env_state, obs, agent_state, last_r, last_term, running, ret, length = carry
+        action, agent_state = policy_step(agent_state, obs, last_r, last_term)
+        obs, env_state, r, term, trunc = step_env(k_step, env_state, action)
+        ret = ret + jnp.where(running, r, 0.0)
+        length = length + running.astype(length.dtype)
+        running = running & ~(term | trunc)
+        return (env_state, obs, agent_state, r, term, running, ret, length), None
+
+    def window(carry, xs):
+        agent_state, last_r, last_term = carry
+        keys_r, keys_w = xs
+        obs, env_state = jax.vmap(env.reset)(keys_r)
+        init = (env_state, obs, agent_state, last_r, last_term, jnp.ones((b,), bool),
+                jnp.zeros((b,), jnp.float32), jnp.zeros((b,), jnp.int32))  # fmt: skip
+        (_, _, agent_state, last_r, last_term, _, ret, length), _ = jax.lax.scan(step, init, keys_w)
+        return (agent_state, last_r, last_term), (ret, length)
+
+    init = (agent_state, jnp.zeros((b,), jnp.float32), jnp.zeros((b,), bool))
+    (agent_state, _, _), (rets, lens) = jax.lax.scan(window, init, (reset_keys, step_keys))
+    return LifetimeResult(rets.T, lens.T, agent_state)
+
+
+def window_reset_keys(keys: jax.Array, episodes: int) -> jax.Array:
+    """(episodes, B) keys of each window's reset for agents with ``keys`` (B,) (``mode="window"``)."""
+    k_reset = jax.vmap(jax.random.split, out_axes=1)(keys)[0]
+    return jax.vmap(lambda w: jax.vmap(jax.random.fold_in, in_axes=(0, None))(k_reset, w))(jnp.arange(episodes))

@@ -24,6 +24,19 @@ RETURN_RANGES: dict[str, tuple[float, float]] = {
     "MountainCar-v0": (-200.0, -110.0),
 }
 
+# What an episode's termination (not truncation) means, where the environment says: a failure
+# (the pole fell, the robot is unhealthy) or a success (the goal was reached). A reward shown
+# to the network after a termination (``lifetime.terminal_reward``) must mean failure, so it
+# is given only where termination is failure. Unlisted gymnax environments end episodes by
+# their own rules (a bandit's last pull, a caught ball): "end", neither.
+TERMINATION: dict[str, str] = {
+    "CartPole-v1": "failure",
+    "Acrobot-v1": "success",
+    "MountainCar-v0": "success",
+    "MountainCarContinuous-v0": "success",
+}
+TERMINATIONS = ("failure", "success", "end")
+
 # gymnax environments that run offline with a discrete action space; their observations
 # are flattened to one vector, one input neuron per dimension.
 GYMNAX_DISCRETE = (
@@ -71,6 +84,7 @@ class EnvAdapter:
     reset: Callable[[jax.Array], tuple[jax.Array, Any]]
     step: Callable[[jax.Array, Any, jax.Array], tuple[jax.Array, Any, jax.Array, jax.Array, jax.Array]]
     return_range: tuple[float, float] | None = None
+    termination: str = "end"  # what a termination means here: failure | success | end (see ``TERMINATION``)
     continuous: bool = False
     action_low: tuple[float, ...] = ()
     action_high: tuple[float, ...] = ()
@@ -186,6 +200,7 @@ def make_env(name: str, max_steps: int | None = None) -> EnvAdapter:
         reset=reset,
         step=step,
         return_range=RETURN_RANGES.get(base),
+        termination=TERMINATION.get(base, "end"),
         **bounds,
     )
 

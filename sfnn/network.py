@@ -14,13 +14,17 @@ after the last pass, as the authors' code does; see ``step``):
 Both are the authors' additive rule; ``update="lerp"`` replaces v + η·GRU(x, v) by the bounded
 v + η·(GRU(x, v) − v) (``plastic_update``).
 
-One pass visits the groups in order input → hidden → output (the observation reaches the
-output within a single pass); hidden neurons also hear the hidden and output activations of
-the previous pass. Input neurons see their observation dimension broadcast over all M
-channels; output neurons additionally receive the previous action (one-hot). The action is
-the argmax of the output neurons' channel 0. For continuous actions (``spec.continuous``)
-channel 0 of each output neuron is one action dimension in [-1, 1] (the type's tanh), and
-the previous action fed back is those values themselves instead of a one-hot.
+Propagation (``propagation``): ``sequential`` passes visit the groups in order input → hidden →
+output (the observation reaches the output within a single pass), hidden neurons also hearing
+the hidden and output activations of the previous pass; ``simultaneous`` passes update every
+neuron at once from the previous pass's activations (the first pass of a step reads the
+previous step's), as the authors' code does. Input neurons see their observation dimension
+broadcast over all M channels; output neurons also receive the previous action (one-hot),
+added to all channels (``prev_action="add"``) or written over channel 0 (``"channel0"``, the
+authors'), from pass ``action_feedback_from`` on. The action is the argmax of the output
+neurons' channel 0. For continuous actions (``spec.continuous``) channel 0 of each output
+neuron is one action dimension in [-1, 1] (the type's tanh), and the previous action fed back
+is those values themselves instead of a one-hot.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ from sfnn.units import Genome, gru_cell, gru_input_terms, neuron_unit
 PLACEMENTS = ("synapse", "neuron")
 UPDATES = ("add", "lerp")
 LEARN_EVERY = ("pass", "step")
+PROPAGATIONS = ("sequential", "simultaneous")
+PREV_ACTIONS = ("add", "channel0")
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,11 @@ class SFNNSpec:
     continuous: bool = False  # outputs are action values in [-1, 1], not scores for an argmax
     update: str = "add"  # add: v + η·GRU (the authors) | lerp: v + η·(GRU − v), see ``plastic_update``
     learn_every: str = "pass"  # pass: plasticity after every pass | step: once per step (the authors), see ``step``
+    propagation: str = "sequential"  # sequential: input → hidden → output within a pass | simultaneous (the authors)
+    prev_action: str = "add"  # add: to all channels of the output neurons' input | channel0: over channel 0 (the authors)
+    action_feedback_from: int = 0  # first pass whose output neurons get the previous action (the authors: 1)
+    initial_action: int | None = None  # previous action at a lifetime's start: None = none (zeros) | its index (authors: 0)
+    self_loops: bool = True  # hidden→hidden self-connections may be sampled (the authors: none)
 
     def __post_init__(self) -> None:
         if self.plasticity not in PLACEMENTS:
@@ -61,10 +72,37 @@ class SFNNSpec:
             raise ValueError(f"model.plastic_update must be one of {UPDATES}, got {self.update!r}")
         if self.learn_every not in LEARN_EVERY:
             raise ValueError(f"model.learn_every must be one of {LEARN_EVERY}, got {self.learn_every!r}")
+        if self.propagation not in PROPAGATIONS:
+            raise ValueError(f"model.propagation must be one of {PROPAGATIONS}, got {self.propagation!r}")
+        if self.prev_action not in PREV_ACTIONS:
+            raise ValueError(f"model.prev_action must be one of {PREV_ACTIONS}, got {self.prev_action!r}")
+        if not 0 <= self.action_feedback_from <= self.passes:
+            raise ValueError(f"model.action_feedback_from={self.action_feedback_from} must be in 0..model.passes={self.passes}")
+        if self.initial_action is not None and (self.continuous or not 0 <= self.initial_action < self.topo.n_out):
+            raise ValueError(f"model.initial_action={self.initial_action} must be null or a discrete action index "
+                             f"below {self.topo.n_out}")
 
 
-def plastic_update(spec: SFNNSpec, v: jax.Array, h: jax.Array) -> jax.Array:
-    """A plastic vector ``v`` after its GRU proposed ``h`` = GRU(x, v).
+def as_float(x: jax.Array) -> jax.Array:
+    """``x`` as a float array: float32 unless it is a float already (float64 stays float64, so
+    that a network can be run in double precision, as the parity test with the authors' code does)."""
+    x = jnp.asarray(x)
+    return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.float32)
+
+
+def plastic_rate(spec: SFNNSpec, genome: Genome | None = None) -> jax.Array | float:
+    """η: ``spec.plastic_lr``, times the genome's evolved scale λ where it has one
+    (``evolve_plastic_lr``; population-last genomes give one η per agent). Under ``lerp`` an
+    evolved η is clipped to [0, 1], the range in which that rule stays bounded."""
+    scale = None if genome is None else genome.get("plastic_lr_scale")
+    if scale is None:
+        return spec.plastic_lr
+    rate = spec.plastic_lr * scale[0]
+    return jnp.clip(rate, 0.0, 1.0) if spec.update == "lerp" else rate
+
+
+def plastic_update(spec: SFNNSpec, v: jax.Array, h: jax.Array, genome: Genome | None = None) -> jax.Array:
+    """A plastic vector ``v`` after its GRU proposed ``h`` = GRU(x, v), at rate ``plastic_rate``.
 
     ``add`` (the authors' rule) adds η·h: vectors are unbounded, and a GRU whose output follows
     its state (update gate open) makes them grow by (1+η) per pass until they overflow; keeping
@@ -72,9 +110,10 @@ def plastic_update(spec: SFNNSpec, v: jax.Array, h: jax.Array) -> jax.Array:
     mix of tanh(·) and v, vectors stay within [-max(1, |v₀|), max(1, |v₀|)] for a whole lifetime,
     and keeping them still only needs the update gate shut (z → 1, one saturated bias).
     """
+    rate = plastic_rate(spec, genome)
     if spec.update == "lerp":
-        return v + spec.plastic_lr * (h - v)
-    return v + spec.plastic_lr * h
+        return v + rate * (h - v)
+    return v + rate * h
 
 
 class PlasticState(NamedTuple):
@@ -86,11 +125,18 @@ class PlasticState(NamedTuple):
     prev_action: jax.Array  # (n_out,) one-hot of the last action taken (continuous: its values)
 
 
+def initial_prev_action(spec: SFNNSpec) -> jax.Array:
+    """The previous action a lifetime starts with: none (zeros), or ``spec.initial_action``'s one-hot."""
+    if spec.initial_action is None:
+        return jnp.zeros((spec.topo.n_out,))
+    return jax.nn.one_hot(spec.initial_action, spec.topo.n_out)
+
+
 def init_state(key: jax.Array, spec: SFNNSpec) -> PlasticState:
     """A new lifetime: fresh wiring, plastic vectors U(±init_scale), silent neurons."""
     k_mask, k_vec = jax.random.split(key)
     topo, m = spec.topo, spec.channels
-    masks = sample_masks(k_mask, topo, spec.connect_prob)
+    masks = sample_masks(k_mask, topo, spec.connect_prob, spec.self_loops)
     if spec.plasticity == "synapse":
         keys = jax.random.split(k_vec, len(BLOCKS))
         plastic = {
@@ -105,7 +151,7 @@ def init_state(key: jax.Array, spec: SFNNSpec) -> PlasticState:
             for k, g in zip(keys, "iho")
         }
     y = {g: jnp.zeros((topo.size(g), m)) for g in "iho"}
-    return PlasticState(masks, plastic, y, jnp.zeros((topo.n_out,)))
+    return PlasticState(masks, plastic, y, initial_prev_action(spec))
 
 
 def _messages(y_pre: jax.Array, edges: jax.Array) -> jax.Array:
@@ -121,32 +167,54 @@ def synapse_plasticity(genome, spec, masks, edges, y_from, y_to, reward):
         a, c, shared = gru_input_terms(genome, t, y_from[pre], y_to[post], reward)
         gates = a[:, None, :] + c[None, :, :] + shared
         h = gru_cell(genome, t, gates, edges[b])
-        new_edges[b] = plastic_update(spec, edges[b], h) * masks[b][..., None]
+        new_edges[b] = plastic_update(spec, edges[b], h, genome) * masks[b][..., None]
     return new_edges
 
 
-def _synapse_pass(genome, spec, masks, edges, y, obs, reward, prev_action, learn):
+def feed_action(spec: SFNNSpec, k: int, s_out: jax.Array, prev_action: jax.Array) -> jax.Array:
+    """The output neurons' summed input (n_out, M[, P]) with the previous action (n_out[, P]) fed in
+    pass ``k``: added to every channel, or written over channel 0 (``spec.prev_action``)."""
+    if k < spec.action_feedback_from:
+        return s_out
+    if spec.prev_action == "channel0":
+        return s_out.at[:, 0].set(prev_action)
+    return s_out + prev_action[:, None]
+
+
+def read_activations(spec: SFNNSpec, y_old: dict, y_new: dict, group: str) -> jax.Array:
+    """What the next group of a pass hears from ``group``: its activation in this pass
+    (``sequential``) or in the previous one (``simultaneous``)."""
+    return y_old[group] if spec.propagation == "simultaneous" else y_new[group]
+
+
+def heard(spec: SFNNSpec, y_old: dict, y_new: dict) -> dict:
+    """The activations a pass read (the pre-synaptic side of its per-pass plasticity)."""
+    return y_old if spec.propagation == "simultaneous" else y_new
+
+
+def _synapse_pass(genome, spec, masks, edges, y, obs, reward, prev_action, learn, k=0):
     m = spec.channels
-    y_i = neuron_unit(genome, 0, jnp.broadcast_to(obs[:, None], (obs.shape[0], m)))
-    s_h = _messages(y_i, edges["ih"]) + _messages(y["h"], edges["hh"]) + _messages(y["o"], edges["oh"])
-    y_h = neuron_unit(genome, 1, s_h)
-    s_o = _messages(y_h, edges["ho"]) + prev_action[:, None]
-    y_o = neuron_unit(genome, 2, s_o)
-    y_new = {"i": y_i, "h": y_h, "o": y_o}
+    y_new = {"i": neuron_unit(genome, 0, jnp.broadcast_to(obs[:, None], (obs.shape[0], m)))}
+    src_i = read_activations(spec, y, y_new, "i")
+    s_h = _messages(src_i, edges["ih"]) + _messages(y["h"], edges["hh"]) + _messages(y["o"], edges["oh"])
+    y_new["h"] = neuron_unit(genome, 1, s_h)
+    s_o = feed_action(spec, k, _messages(read_activations(spec, y, y_new, "h"), edges["ho"]), prev_action)
+    y_new["o"] = neuron_unit(genome, 2, s_o)
     if learn:
-        edges = synapse_plasticity(genome, spec, masks, edges, y_new, y_new, reward)
+        edges = synapse_plasticity(genome, spec, masks, edges, heard(spec, y, y_new), y_new, reward)
     return edges, y_new
 
 
-def _neuron_pass(genome, spec, masks, w, y, obs, reward, prev_action, learn):
+def _neuron_pass(genome, spec, masks, w, y, obs, reward, prev_action, learn, k=0):
     m = spec.channels
     s = {"i": jnp.broadcast_to(obs[:, None], (obs.shape[0], m))}
     post = {"i": s["i"] * w["i"]}
     y_new = {"i": neuron_unit(genome, 0, post["i"])}
-    s["h"] = masks["ih"].T @ y_new["i"] + masks["hh"].T @ y["h"] + masks["oh"].T @ y["o"]
+    src_i = read_activations(spec, y, y_new, "i")
+    s["h"] = masks["ih"].T @ src_i + masks["hh"].T @ y["h"] + masks["oh"].T @ y["o"]
     post["h"] = s["h"] * w["h"]
     y_new["h"] = neuron_unit(genome, 1, post["h"])
-    s["o"] = masks["ho"].T @ y_new["h"] + prev_action[:, None]
+    s["o"] = feed_action(spec, k, masks["ho"].T @ read_activations(spec, y, y_new, "h"), prev_action)
     post["o"] = s["o"] * w["o"]
     y_new["o"] = neuron_unit(genome, 2, post["o"])
     if learn:
@@ -155,7 +223,7 @@ def _neuron_pass(genome, spec, masks, w, y, obs, reward, prev_action, learn):
             t = GROUP_TYPE[g]
             a, c, shared = gru_input_terms(genome, t, s[g], post[g], reward)
             h = gru_cell(genome, t, a + c + shared, w[g])
-            new_w[g] = plastic_update(spec, w[g], h)
+            new_w[g] = plastic_update(spec, w[g], h, genome)
         w = new_w
     return w, y_new
 
@@ -193,12 +261,13 @@ def step(
     the action in [-1, 1]) and the new plastic state. ``learn=False`` freezes the plastic
     vectors (the ablation that shows how much of the behaviour is learned within the lifetime).
     """
-    obs = jnp.asarray(obs, jnp.float32).reshape(-1)
-    reward = jnp.asarray(reward, jnp.float32)
+    obs = as_float(obs).reshape(-1)
+    reward = as_float(reward)
     one_pass = _synapse_pass if spec.plasticity == "synapse" else _neuron_pass
     plastic, y = state.plastic, state.y
     for k in range(spec.passes):
-        plastic, y = one_pass(genome, spec, state.masks, plastic, y, obs, reward, state.prev_action, learns_in_pass(spec, k, learn))
+        plastic, y = one_pass(genome, spec, state.masks, plastic, y, obs, reward, state.prev_action,
+                              learns_in_pass(spec, k, learn), k)
     if learns_after_passes(spec, learn):
         plastic = synapse_plasticity(genome, spec, state.masks, plastic, state.y, y, reward)
     out = y["o"][:, 0]

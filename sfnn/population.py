@@ -18,9 +18,20 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from sfnn.network import PlasticState, SFNNSpec, init_state, learns_after_passes, learns_in_pass, plastic_update
+from sfnn.network import (
+    PlasticState,
+    SFNNSpec,
+    as_float,
+    feed_action,
+    heard,
+    init_state,
+    learns_after_passes,
+    learns_in_pass,
+    plastic_update,
+    read_activations,
+)
 from sfnn.topology import BLOCKS, GROUP_TYPE
-from sfnn.units import Genome
+from sfnn.units import Genome, neuron_preactivation
 
 
 def to_population_last(tree: Any) -> Any:
@@ -51,7 +62,7 @@ def _unit(g: Genome, t: int, s: jax.Array) -> jax.Array:
     # it does not stop that fusion (no barrier is left in the optimised HLO); callers whose
     # ``s`` is an expensive sum materialise it themselves (``_materialize``, synapse placement).
     s = jax.lax.optimization_barrier(s)
-    return jnp.tanh(pmm(s, g["neuron"]["kernel"][t]) + g["neuron"]["bias"][t])
+    return jnp.tanh(neuron_preactivation(g, t, pmm(s, g["neuron"]["kernel"][t])))
 
 
 def _gru_terms(g: Genome, t: int, pre: jax.Array, post: jax.Array, reward: jax.Array, m: int):
@@ -142,18 +153,16 @@ def _hidden_input(y_i, y_h, y_o, e_ih, e_hh, e_oh):
     return _messages(y_i, e_ih) + _messages(y_h, e_hh) + _messages(y_o, e_oh)
 
 
-def _output_input(y_h, e_ho, prev_action):
-    return _messages(y_h, e_ho) + prev_action[:, None, :]
-
-
-def synapse_activations(g, spec, edges, y, obs, prev_action) -> dict[str, jax.Array]:
-    """The neurons' new activations in a ``synapse`` pass (message sums materialised)."""
+def synapse_activations(g, spec, edges, y, obs, prev_action, k=0) -> dict[str, jax.Array]:
+    """The neurons' new activations in pass ``k`` of a ``synapse`` step (message sums materialised)."""
     m = spec.channels
-    y_i = _unit(g, 0, jnp.broadcast_to(obs[:, None, :], (obs.shape[0], m, obs.shape[1])))
-    s_h = _materialize(_hidden_input, y_i, y["h"], y["o"], edges["ih"], edges["hh"], edges["oh"])
-    y_h = _unit(g, 1, s_h)
-    y_o = _unit(g, 2, _materialize(_output_input, y_h, edges["ho"], prev_action))
-    return {"i": y_i, "h": y_h, "o": y_o}
+    y_new = {"i": _unit(g, 0, jnp.broadcast_to(obs[:, None, :], (obs.shape[0], m, obs.shape[1])))}
+    src_i = read_activations(spec, y, y_new, "i")
+    s_h = _materialize(_hidden_input, src_i, y["h"], y["o"], edges["ih"], edges["hh"], edges["oh"])
+    y_new["h"] = _unit(g, 1, s_h)
+    output_input = lambda y_h, e_ho, a: feed_action(spec, k, _messages(y_h, e_ho), a)  # noqa: E731
+    y_new["o"] = _unit(g, 2, _materialize(output_input, read_activations(spec, y, y_new, "h"), edges["ho"], prev_action))
+    return y_new
 
 
 def _synapse_plasticity(g, spec, masks, edges, y_from, y_to, reward):
@@ -168,16 +177,16 @@ def _synapse_plasticity(g, spec, masks, edges, y_from, y_to, reward):
         terms = lambda gg, x, z, r, t=t: _gru_terms(gg, t, x, z, r, m)  # noqa: E731
         a, c, shared = _materialize(terms, g_in, y_from[pre], y_to[post], reward)
         h = _gru(g, t, a[:, None] + c[None] + shared, edges[b], m)
-        new_edges[b] = plastic_update(spec, edges[b], h) * masks[b][:, :, None, :]
+        new_edges[b] = plastic_update(spec, edges[b], h, g) * masks[b][:, :, None, :]
     return new_edges
 
 
-def _synapse_pass(g, spec, masks, edges, y, obs, reward, prev_action, learn):
+def _synapse_pass(g, spec, masks, edges, y, obs, reward, prev_action, learn, k=0):
     """One pass of the ``synapse`` placement, message sums materialised; the arithmetic, and
     its order, is that of ``network._synapse_pass``."""
-    y_new = synapse_activations(g, spec, edges, y, obs, prev_action)
+    y_new = synapse_activations(g, spec, edges, y, obs, prev_action, k)
     if learn:
-        edges = _synapse_plasticity(g, spec, masks, edges, y_new, y_new, reward)
+        edges = _synapse_plasticity(g, spec, masks, edges, heard(spec, y, y_new), y_new, reward)
     return edges, y_new
 
 
@@ -189,18 +198,20 @@ def _repeat_passes(one_pass, genome, spec, state, obs, reward, learn):
     inside the second pass's GRU and message loops (and split the first pass's GRU into three
     loops); it also compiles one pass instead of ``passes``. On a GPU the scan's per-iteration copies and launches cost more than
     they save (H200, population 4096: unrolled 9.2M agent-steps/s, scanned 7.8M), so the passes
-    are unrolled; so are the update-free passes of ``learn_every="step"`` (scanned: 0.91×)."""
+    are unrolled; so are the update-free passes of ``learn_every="step"`` (scanned: 0.91×) and
+    passes that differ in whether they feed the previous action (``action_feedback_from``)."""
     args = (genome, spec, state.masks)
     plastic, y = state.plastic, state.y
-    if spec.plasticity == "synapse" and spec.learn_every == "pass" and spec.passes > 1 and _cpu_layout():
+    scan = spec.plasticity == "synapse" and spec.learn_every == "pass" and spec.action_feedback_from == 0
+    if scan and spec.passes > 1 and _cpu_layout():
 
         def body(carry, _):
-            return one_pass(*args, *carry, obs, reward, state.prev_action, learn), None
+            return one_pass(*args, *carry, obs, reward, state.prev_action, learn, 0), None
 
         (plastic, y), _ = jax.lax.scan(body, (plastic, y), None, length=spec.passes)
     else:
         for k in range(spec.passes):
-            plastic, y = one_pass(*args, plastic, y, obs, reward, state.prev_action, learns_in_pass(spec, k, learn))
+            plastic, y = one_pass(*args, plastic, y, obs, reward, state.prev_action, learns_in_pass(spec, k, learn), k)
     if learns_after_passes(spec, learn):
         plastic = _synapse_plasticity(genome, spec, state.masks, plastic, state.y, y, reward)
     return plastic, y
@@ -211,15 +222,16 @@ def _mask_messages(mask: jax.Array, y: jax.Array) -> jax.Array:
     return _messages(y, mask[:, :, None, :])
 
 
-def _neuron_pass(g, spec, masks, w, y, obs, reward, prev_action, learn):
+def _neuron_pass(g, spec, masks, w, y, obs, reward, prev_action, learn, k=0):
     m = spec.channels
     s = {"i": jnp.broadcast_to(obs[:, None, :], (obs.shape[0], m, obs.shape[1]))}
     post = {"i": s["i"] * w["i"]}
     y_new = {"i": _unit(g, 0, post["i"])}
-    s["h"] = _mask_messages(masks["ih"], y_new["i"]) + _mask_messages(masks["hh"], y["h"]) + _mask_messages(masks["oh"], y["o"])
+    src_i = read_activations(spec, y, y_new, "i")
+    s["h"] = _mask_messages(masks["ih"], src_i) + _mask_messages(masks["hh"], y["h"]) + _mask_messages(masks["oh"], y["o"])
     post["h"] = s["h"] * w["h"]
     y_new["h"] = _unit(g, 1, post["h"])
-    s["o"] = _mask_messages(masks["ho"], y_new["h"]) + prev_action[:, None, :]
+    s["o"] = feed_action(spec, k, _mask_messages(masks["ho"], read_activations(spec, y, y_new, "h")), prev_action)
     post["o"] = s["o"] * w["o"]
     y_new["o"] = _unit(g, 2, post["o"])
     if learn:
@@ -227,7 +239,7 @@ def _neuron_pass(g, spec, masks, w, y, obs, reward, prev_action, learn):
         for grp in "iho":
             t = GROUP_TYPE[grp]
             a, c, shared = _gru_terms(g, t, s[grp], post[grp], reward, m)
-            new_w[grp] = plastic_update(spec, w[grp], _gru(g, t, a + c + shared, w[grp], m))
+            new_w[grp] = plastic_update(spec, w[grp], _gru(g, t, a + c + shared, w[grp], m), g)
         w = new_w
     return w, y_new
 
@@ -244,8 +256,7 @@ def population_step(
 
     obs (n_in, P), reward (P,) -> (output channel-0 values (n_out, P), new state).
     """
-    obs = obs.astype(jnp.float32)
-    reward = reward.astype(jnp.float32)
+    obs, reward = as_float(obs), as_float(reward)
     one_pass = _synapse_pass if spec.plasticity == "synapse" else _neuron_pass
     plastic, y = _repeat_passes(one_pass, genome, spec, state, obs, reward, learn)
     out = y["o"][:, 0, :]

@@ -49,13 +49,18 @@ class Topology:
         return self.n_in + self.n_hidden + self.n_out
 
 
-def sample_masks(key: jax.Array, topo: Topology, p: float) -> dict[str, jax.Array]:
-    """Fresh random wiring: each allowed edge exists independently with probability ``p``."""
+def sample_masks(key: jax.Array, topo: Topology, p: float, self_loops: bool = True) -> dict[str, jax.Array]:
+    """Fresh random wiring: each allowed edge exists independently with probability ``p``;
+    ``self_loops=False`` removes hidden→hidden self-connections (the authors' wiring has none).
+    The same key draws the same other edges either way."""
     keys = jax.random.split(key, len(BLOCKS))
-    return {
+    masks = {
         name: jax.random.bernoulli(k, p, topo.block_shape(name)).astype(jnp.float32)
         for k, name in zip(keys, BLOCKS)
     }
+    if not self_loops:
+        masks["hh"] = masks["hh"] * (1.0 - jnp.eye(topo.n_hidden, dtype=jnp.float32))
+    return masks
 
 
 def dense_adjacency(masks: dict[str, jax.Array], topo: Topology) -> jax.Array:

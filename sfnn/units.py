@@ -16,22 +16,27 @@ import jax.numpy as jnp
 Genome = dict[str, Any]
 
 
-def init_genome(key: jax.Array, channels: int, n_types: int = 3) -> Genome:
+def init_genome(
+    key: jax.Array, channels: int, n_types: int = 3, neuron_bias: bool = True, evolve_plastic_lr: bool = False
+) -> Genome:
     """A random genome for ``n_types`` neuron types with ``channels`` (M) signal channels.
 
     The plasticity GRU sees (pre activation M, post activation M, reward 1) and its hidden
     state is the plastic vector itself (M), so the genome size is independent of how many
-    neurons, inputs or outputs a network has.
+    neurons, inputs or outputs a network has. ``neuron_bias=False`` drops the neuron units'
+    biases (the authors' ``use_bias=False``); ``evolve_plastic_lr`` adds one scalar λ
+    (starting at 1) that scales the plastic learning rate, η = plastic_lr·λ, as the authors'
+    genome does. Both together give the authors' 565 parameters at M=4.
     """
     m = channels
     k = jax.random.split(key, 4)
     lecun = jax.nn.initializers.lecun_normal()
     orth = jax.nn.initializers.orthogonal()
-    return {
-        "neuron": {
-            "kernel": jax.vmap(lambda kk: lecun(kk, (m, m)))(jax.random.split(k[0], n_types)),
-            "bias": jnp.zeros((n_types, m)),
-        },
+    neuron = {"kernel": jax.vmap(lambda kk: lecun(kk, (m, m)))(jax.random.split(k[0], n_types))}
+    if neuron_bias:
+        neuron["bias"] = jnp.zeros((n_types, m))
+    genome = {
+        "neuron": neuron,
         "gru": {
             # input kernel rows: [pre (M) | post (M) | reward (1)], columns: [r | z | n]
             "input_kernel": jax.vmap(lambda kk: lecun(kk, (2 * m + 1, 3 * m)))(
@@ -44,6 +49,9 @@ def init_genome(key: jax.Array, channels: int, n_types: int = 3) -> Genome:
             "hidden_bias_n": jnp.zeros((n_types, m)),
         },
     }
+    if evolve_plastic_lr:
+        genome["plastic_lr_scale"] = jnp.ones((1,))
+    return genome
 
 
 def genome_size(genome: Genome) -> int:
@@ -66,7 +74,13 @@ def small_matmul(x: jax.Array, w: jax.Array) -> jax.Array:
 
 def neuron_unit(genome: Genome, t: int, s: jax.Array) -> jax.Array:
     """Activation of type-``t`` neurons from their summed input ``s`` (..., M)."""
-    return jnp.tanh(small_matmul(s, genome["neuron"]["kernel"][t]) + genome["neuron"]["bias"][t])
+    return jnp.tanh(neuron_preactivation(genome, t, small_matmul(s, genome["neuron"]["kernel"][t])))
+
+
+def neuron_preactivation(genome: Genome, t: int, z: jax.Array) -> jax.Array:
+    """``z`` plus the type-``t`` neuron bias, where the genome has biases (``neuron_bias``)."""
+    bias = genome["neuron"].get("bias")
+    return z if bias is None else z + bias[t]
 
 
 def gru_input_terms(genome: Genome, t: int, pre: jax.Array, post: jax.Array, reward: jax.Array):

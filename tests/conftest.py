@@ -52,16 +52,19 @@ def cli():
     return run_cli
 
 
-def fast_and_reference(spec, population: int, channels: int):
+def fast_and_reference(spec, population: int, channels: int, **genome_options):
     """Random genomes and states for ``population`` agents, as the readable single-agent
     reference (vmapped ``network.step``) and the population-last fast path:
     (reference state, fast state, reference step (s, obs (P, n), r), fast step (s, obs (n, P), r))."""
     import jax
+    import jax.numpy as jnp
 
     from sfnn import init_genome, init_state, step
     from sfnn.population import init_population_state, population_step, to_population_last
 
-    genomes = jax.vmap(lambda k: init_genome(k, channels))(jax.random.split(jax.random.key(0), population))
+    genomes = jax.vmap(lambda k: init_genome(k, channels, **genome_options))(jax.random.split(jax.random.key(0), population))
+    if "plastic_lr_scale" in genomes:  # one evolved rate scale per agent, not all 1
+        genomes["plastic_lr_scale"] = genomes["plastic_lr_scale"] * (0.5 + jnp.arange(population)[:, None] / population)
     keys = jax.random.split(jax.random.key(1), population)
     fast_genomes = to_population_last(genomes)
     ref_step = jax.jit(jax.vmap(lambda g, s, o, r: step(g, spec, s, o, r)))

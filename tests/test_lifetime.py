@@ -62,3 +62,64 @@ def test_lifetime_keys_are_each_steps_fold_in_of_the_agents_key():
             total[i] = 0
     assert len(np.unique(rets)) >= 3  # episodes that depend on their start states
     np.testing.assert_array_equal(np.asarray(res.returns), rets)
+
+
+def _counting_env(fail_after: int, t_max: int):
+    """A toy environment: reward 1 per step, terminates every ``fail_after`` steps (then auto-resets);
+    the observation is the step within the current attempt, so a policy can see the resets."""
+    from envs.registry import EnvAdapter
+
+    def reset(key):
+        return jnp.zeros((1,)), jnp.int32(0)
+
+    def step(key, t, action):
+        t = t + 1
+        term = t >= fail_after
+        t = jnp.where(term, 0, t)
+        return t.astype(jnp.float32)[None], t, jnp.float32(1.0), term, jnp.zeros((), bool)
+
+    return EnvAdapter(name=f"count{fail_after}", obs_size=1, n_actions=2, max_steps=t_max, reset=reset, step=step)
+
+
+def _counting_policy(state, obs, reward, terminated):
+    """Its state counts every step it acts and every reward and termination it is told of."""
+    steps, rewards, terms = state
+    return jnp.zeros(obs.shape[0], jnp.int32), (steps + 1, rewards + reward, terms + terminated)
+
+
+def test_window_episode_scores_the_first_attempt_and_the_agent_lives_the_whole_window():
+    """``mode="window"``: each episode is ``max_steps`` steps from a reset; its return is the first
+    attempt's (to the first termination) however many attempts follow, and the agent acts through
+    all of them, so its state counts every step of every window, and the last reward of one window
+    is what it is told at the start of the next. Back-to-back episodes score one attempt each."""
+    env = _counting_env(fail_after=7, t_max=50)
+    keys = jax.random.split(jax.random.key(0), 3)
+    zeros = (jnp.zeros(3, jnp.int32), jnp.zeros(3), jnp.zeros(3, jnp.int32))
+    win = jax.jit(lambda k: run_lifetimes(env, _counting_policy, zeros, k, 4, mode="window"))(keys)
+    np.testing.assert_array_equal(np.asarray(win.returns), np.full((3, 4), 7.0))
+    np.testing.assert_array_equal(np.asarray(win.lengths), np.full((3, 4), 7))
+    steps, rewards, terms = win.final_agent_state
+    np.testing.assert_array_equal(np.asarray(steps), np.full(3, 4 * 50))  # the whole of every window
+    np.testing.assert_array_equal(np.asarray(terms), np.full(3, 4 * (50 // 7)))  # every attempt's end, told
+    np.testing.assert_array_equal(np.asarray(rewards), np.full(3, 4 * 50 - 1.0))  # all but the very last reward
+    back = jax.jit(lambda k: run_lifetimes(env, _counting_policy, zeros, k, 4))(keys)
+    np.testing.assert_array_equal(np.asarray(back.returns), np.full((3, 4), 7.0))
+    assert int(back.final_agent_state[2][0]) == 4 * 50 // 7  # the same loop length, attempts one after another
+
+
+def test_window_return_is_capped_by_the_window():
+    """An agent that never fails scores the whole window (truncation ends the first attempt)."""
+    env = make_env("CartPole-v1", 20)
+
+    def balance(state, obs, r, term):  # push the way the pole leans: survives 20 steps
+        return (obs[:, 2] + 0.5 * obs[:, 3] > 0).astype(jnp.int32), state
+
+    res = jax.jit(lambda k: run_lifetimes(env, balance, (), k, 3, mode="window"))(jax.random.split(jax.random.key(1), 4))
+    np.testing.assert_array_equal(np.asarray(res.returns), np.full((4, 3), 20.0))
+
+
+def test_unknown_episode_mode_is_refused():
+    import pytest
+
+    with pytest.raises(ValueError, match="episode_mode"):
+        run_lifetimes(make_env("CartPole-v1", 5), _counting_policy, (), jax.random.split(jax.random.key(0), 1), 1, mode="x")

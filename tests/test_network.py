@@ -1,5 +1,7 @@
 """The SFNN learner: genome independence, wiring, plastic state, zero update, fast == reference."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -8,6 +10,7 @@ import pytest
 from conftest import fast_and_reference
 
 from sfnn import SFNNSpec, Topology, genome_size, init_genome, init_state, sample_masks, step
+import sfnn.network as network
 import sfnn.population as popmod
 from sfnn.population import to_population_first
 
@@ -188,3 +191,77 @@ def test_lerp_needs_a_fraction_as_rate():
         load_config(None, ["model.plastic_update=mul"])
     with pytest.raises(ConfigError, match="model.learn_every"):
         load_config(None, ["model.learn_every=episode"])
+
+
+AUTHORS_OPTIONS = dict(propagation="simultaneous", prev_action="channel0", action_feedback_from=1, initial_action=0,
+                       self_loops=False, learn_every="step", passes=3)
+
+
+@pytest.mark.parametrize(
+    "plasticity, P, layout, options",
+    [("synapse", 5, "cpu", AUTHORS_OPTIONS), ("synapse", 40, "cpu", AUTHORS_OPTIONS),
+     ("synapse", 5, "accelerator", AUTHORS_OPTIONS), ("neuron", 5, "cpu", AUTHORS_OPTIONS),
+     ("synapse", 5, "cpu", dict(propagation="simultaneous")), ("neuron", 5, "cpu", dict(propagation="simultaneous")),
+     ("synapse", 5, "cpu", dict(prev_action="channel0", action_feedback_from=1, passes=3)),
+     ("synapse", 5, "cpu", dict(update="lerp", plastic_lr=0.3))],
+)
+def test_fast_step_equals_reference_with_the_authors_options(plasticity, P, layout, options, monkeypatch):
+    """The authors' model options (simultaneous updates, the previous action over channel 0 from the
+    second update, a first action, no self-loops, no neuron biases, an evolved plastic rate per
+    agent) give the same outputs and plastic states on the fast path as on the reference, under
+    per-pass learning (the passes scanned) and once-per-step learning (unrolled)."""
+    if layout == "accelerator":
+        monkeypatch.setattr(popmod, "_cpu_layout", lambda: False)
+    spec = spec_for(3, 2, plasticity, neurons=12, **options)
+    ref_state, fast_state, ref_step, fast_step = fast_and_reference(spec, P, 4, neuron_bias=False, evolve_plastic_lr=True)
+    for t in range(6):
+        obs = jax.random.normal(jax.random.fold_in(jax.random.key(2), t), (P, 3))
+        rew = jnp.arange(P, dtype=jnp.float32) * 0.1 - t * 0.05
+        out_r, ref_state = ref_step(ref_state, obs, rew)
+        out_f, fast_state = fast_step(fast_state, obs.T, rew)
+        np.testing.assert_allclose(out_f.T, out_r, rtol=1e-5, atol=1e-6)
+    for a, b in zip(jax.tree.leaves(to_population_first(fast_state)), jax.tree.leaves(ref_state)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_evolved_plastic_rate_scales_the_update():
+    """η = plastic_lr·λ: λ = 0 freezes the plastic vectors, λ = 2 doubles their first change."""
+    spec = spec_for(4, 2, learn_every="step")
+    g = init_genome(jax.random.key(0), 4, evolve_plastic_lr=True)
+    s0 = init_state(jax.random.key(1), spec)
+    change = {}
+    for lam in (0.0, 1.0, 2.0):
+        g["plastic_lr_scale"] = jnp.array([lam])
+        _, s = step(g, spec, s0, jnp.ones(4), 1.0)
+        change[lam] = sum(float(jnp.abs(a - b).sum()) for a, b in zip(jax.tree.leaves(s.plastic), jax.tree.leaves(s0.plastic)))
+    assert change[0.0] == 0.0 and change[1.0] > 1e-4
+    np.testing.assert_allclose(change[2.0], 2 * change[1.0], rtol=1e-5)
+
+
+def test_previous_action_over_channel_zero_replaces_the_messages_there():
+    """``prev_action=channel0``: the output neurons' channel-0 input is the one-hot previous action
+    alone (messages from hidden neurons reach the other channels only), from pass
+    ``action_feedback_from`` on; ``initial_action`` is what a lifetime starts with."""
+    spec = spec_for(3, 2, prev_action="channel0", initial_action=1)
+    s0 = init_state(jax.random.key(1), spec)
+    np.testing.assert_array_equal(s0.prev_action, [0.0, 1.0])
+    s_out = jnp.full((2, 4), 7.0)
+    fed = network.feed_action(spec, 0, s_out, s0.prev_action)
+    np.testing.assert_array_equal(fed[:, 0], [0.0, 1.0])
+    np.testing.assert_array_equal(fed[:, 1:], 7.0)
+    late = dataclasses.replace(spec, action_feedback_from=1)
+    np.testing.assert_array_equal(network.feed_action(late, 0, s_out, s0.prev_action), s_out)
+    added = network.feed_action(spec_for(3, 2), 0, s_out, s0.prev_action)
+    np.testing.assert_array_equal(added, s_out + s0.prev_action[:, None])
+
+
+def test_simultaneous_updates_read_the_previous_update():
+    """In a ``simultaneous`` pass the hidden neurons hear the input neurons' previous activations
+    (silent at a lifetime's start), so the observation needs two updates to reach them; in a
+    ``sequential`` pass it reaches them, and the outputs, in one."""
+    g = init_genome(jax.random.key(0), 4, neuron_bias=False)
+    for propagation, silent in (("simultaneous", True), ("sequential", False)):
+        spec = spec_for(3, 2, propagation=propagation, passes=1, connect_prob=1.0)
+        _, s = step(g, spec, init_state(jax.random.key(1), spec), jnp.ones(3), 0.0)
+        assert bool(jnp.all(s.y["h"] == 0.0)) == silent
+        assert bool(jnp.any(s.y["i"] != 0.0))
