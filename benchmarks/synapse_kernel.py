@@ -50,11 +50,11 @@ def _units_unmaterialized(g, spec, edges, y, obs, prev_action):
     m = spec.channels
     y_i = popmod._unit(g, 0, jnp.broadcast_to(obs[:, None, :], (obs.shape[0], m, obs.shape[1])))
     y_h = popmod._unit(g, 1, popmod._hidden_input(y_i, y["h"], y["o"], edges["ih"], edges["hh"], edges["oh"]))
-    y_o = popmod._unit(g, 2, popmod._output_input(y_h, edges["ho"], prev_action))
+    y_o = popmod._unit(g, 2, popmod._messages(y_h, edges["ho"]) + prev_action[:, None, :])
     return {"i": y_i, "h": y_h, "o": y_o}
 
 
-def pass_before(g, spec, masks, edges, y, obs, reward, prev_action, learn, terms=None, out=None):
+def pass_before(g, spec, masks, edges, y, obs, reward, prev_action, learn, k=0, terms=None, out=None):
     """The pass before the fix: one expression per block, fusion left to XLA."""
     m = spec.channels
     y_new = _units_unmaterialized(g, spec, edges, y, obs, prev_action)
@@ -109,7 +109,7 @@ def block_pass(update):
     """A synapse pass as ``sfnn.population``'s, with each block's new edge vectors from
     ``update(g, spec, t, y_pre, y_post, reward, edges, mask)`` (t: the block's GRU type)."""
 
-    def one_pass(g, spec, masks, edges, y, obs, reward, prev_action, learn):
+    def one_pass(g, spec, masks, edges, y, obs, reward, prev_action, learn, k=0):
         y_new = popmod.synapse_activations(g, spec, edges, y, obs, prev_action)
         if learn:
             edges = {b: update(g, spec, GROUP_TYPE[pre], y_new[pre], y_new[post], reward, edges[b], masks[b])
