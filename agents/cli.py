@@ -267,19 +267,19 @@ def cmd_envs(args) -> int:
     from envs import brax_env
     from envs.registry import env_names, make_env
 
-    print(f"{'name':<30}{'obs':>6}{'actions':>9}{'':<11}{'max steps':>10}  return range")
+    print(f"{'name':<30}{'obs':>6}{'actions':>9}{'':<11}{'max steps':>10}  {'termination':<12}return range")
     estimated = "estimated from random play at train time"
     for name in env_names():
         if name.startswith("brax/"):  # sizes from a table: building a brax environment takes seconds
             short = name.removeprefix("brax/")
             (obs, act), cap = brax_env.BRAX_SIZES[short], brax_env.DEFAULT_MAX_STEPS
-            rr, kind = brax_env.return_range(short, cap), "continuous"
+            rr, kind, ends = brax_env.return_range(short, cap), "continuous", "failure"
         else:
             e = make_env(name)
-            obs, act, cap, rr = e.obs_size, e.n_actions, e.max_steps, e.return_range
+            obs, act, cap, rr, ends = e.obs_size, e.n_actions, e.max_steps, e.return_range, e.termination
             kind = "continuous" if e.continuous else "discrete"
         rng = estimated if rr is None else f"[{rr[0]:g}, {rr[1]:g}]"
-        print(f"{name:<30}{obs:>6}{act:>9} {kind:<10}{cap:>10}  {rng}")
+        print(f"{name:<30}{obs:>6}{act:>9} {kind:<10}{cap:>10}  {ends:<12}{rng}")
     from agents.config import EITHER_KINDS, SUPERVISED_KINDS
     from envs.datasets import dataset_names, load_dataset
 
@@ -288,6 +288,7 @@ def cmd_envs(args) -> int:
         d = load_dataset(name)
         print(f"{name:<26}{d.n_features:>8}{d.n_classes:>9}{len(d.y_train) + len(d.y_val):>10}")
     print("npz:/path/file.npz (arrays x, y) and idx:/path/images,/path/labels read your own files")
+    print("termination: what an episode's early end means there; lifetime.terminal_reward is shown only after a failure")
     print("\nvariants: NAME:param=value,... changes environment parameters (e.g. CartPole-v1:gravity=20,length=1),"
           " NAME:perm=SEED permutes the observation")
     print(f"brax: brax/NAME:backend=B with B one of {', '.join(brax_env.BACKENDS)} (default {brax_env.DEFAULT_BACKEND}), "

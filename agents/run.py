@@ -1,6 +1,6 @@
 """A training run on disk: directory layout, the generation loop, logging, resume, summary.
 
-Layout (DESIGN.md): config.yaml, metrics.jsonl, checkpoints/, genomes.npz, summary.json and
+Layout (README.md, Configs): config.yaml, metrics.jsonl, checkpoints/, genomes.npz, summary.json and
 PNG plots. The loop is a host loop around one jitted generation; Ctrl-C finishes the current
 generation, writes a checkpoint and exits so that ``--resume`` continues exactly.
 """

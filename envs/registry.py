@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-# Return ranges for the authors' min-max normalised fitness (DESIGN.md).
+# Return ranges of the authors' min-max normalised fitness (their scripts/sfnn/main.py).
 RETURN_RANGES: dict[str, tuple[float, float]] = {
     "CartPole-v1": (8.0, 500.0),
     "Acrobot-v1": (-500.0, -80.0),

@@ -97,6 +97,8 @@ def test_envs_lists_registered_names(cli):
     r = cli("envs")
     assert r.returncode == 0
     assert "CartPole-v1" in r.stdout and "Acrobot-v1" in r.stdout and "MountainCar-v0" in r.stdout
+    rows = {line.split()[0]: line.split() for line in r.stdout.splitlines() if line.strip()}
+    assert "failure" in rows["CartPole-v1"] and "success" in rows["Acrobot-v1"]  # what terminal_reward goes by
 
 
 def test_bench_prints_one_json_line(cli):
