@@ -35,7 +35,12 @@ def test_pretrained_genome_meta_tests_on_seen_and_unseen_envs(run, tmp_path, cli
         assert set(agents) == {"evolved", "frozen", "random"}
         curves = np.asarray(agents["evolved"])
         assert curves.shape[0] == 2 and np.isfinite(curves).all() and (curves >= 8).all()
-    assert summary["genome_params"] == 576  # the genome does not depend on any environment's sizes
+    # the genome does not depend on any environment's sizes: 576 (library layout) or 565 (the authors')
+    assert summary["genome_params"] == {"authors_cartpole": 565}.get(run.name, 576)
+    if run.name == "authors_cartpole":  # it learns to balance within a lifetime, on wirings it never saw
+        plastic = np.asarray(doc["results"]["CartPole-v1"]["agents"]["evolved"])
+        frozen = np.asarray(doc["results"]["CartPole-v1"]["agents"]["frozen"])
+        assert plastic[:, 1:].mean() > 150 and frozen[:, 1:].mean() < 80
 
 
 def test_pretrained_pendulum_genome_balances_on_its_own_wiring():
