@@ -93,10 +93,8 @@ def run_lifetimes(
     b = keys.shape[0]
     k_reset, k_steps = jax.vmap(jax.random.split, out_axes=1)(keys)
     obs, env_state = jax.vmap(env.reset)(k_reset)
+    step_keys = _fold_each(k_steps, episodes * env.max_steps)
     step_env = jax.vmap(env.step)
-    # Every step's keys at once (one vectorised hash instead of one per step in the loop).
-    fold = jax.vmap(jax.random.fold_in, in_axes=(0, None))
-    step_keys = jax.vmap(lambda t: fold(k_steps, t))(jnp.arange(episodes * env.max_steps))
 
     def body(carry, k_step):
         env_state, obs, agent_state, last_r, last_term, ep, ep_ret, ep_len, rets, lens = carry
@@ -141,10 +139,9 @@ def _run_windows(env: EnvAdapter, policy_step: PolicyStep, agent_state: Any, key
     """
     unroll_threefry_on_cpu()
     b, t_max = keys.shape[0], env.max_steps
-    k_steps = jax.vmap(jax.random.split, out_axes=1)(keys)[1]
-    fold = jax.vmap(jax.random.fold_in, in_axes=(0, None))
-    reset_keys = window_reset_keys(keys, episodes)
-    step_keys = jax.vmap(lambda t: fold(k_steps, t))(jnp.arange(episodes * t_max)).reshape(episodes, t_max, b)
+    k_reset, k_steps = jax.vmap(jax.random.split, out_axes=1)(keys)
+    reset_keys = _fold_each(k_reset, episodes)  # = window_reset_keys(keys, episodes)
+    step_keys = _fold_each(k_steps, episodes * t_max).reshape(episodes, t_max, b)
     step_env = jax.vmap(env.step)
 
     def step(carry, k_step):
@@ -170,7 +167,13 @@ def _run_windows(env: EnvAdapter, policy_step: PolicyStep, agent_state: Any, key
     return LifetimeResult(rets.T, lens.T, agent_state)
 
 
+def _fold_each(keys: jax.Array, n: int) -> jax.Array:
+    """(n, B): each of ``keys`` (B,) folded with 0..n-1 (every step's or window's keys at once:
+    one vectorised hash instead of one per step in the loop)."""
+    fold = jax.vmap(jax.random.fold_in, in_axes=(0, None))
+    return jax.vmap(lambda i: fold(keys, i))(jnp.arange(n))
+
+
 def window_reset_keys(keys: jax.Array, episodes: int) -> jax.Array:
     """(episodes, B) keys of each window's reset for agents with ``keys`` (B,) (``mode="window"``)."""
-    k_reset = jax.vmap(jax.random.split, out_axes=1)(keys)[0]
-    return jax.vmap(lambda w: jax.vmap(jax.random.fold_in, in_axes=(0, None))(k_reset, w))(jnp.arange(episodes))
+    return _fold_each(jax.vmap(jax.random.split, out_axes=1)(keys)[0], episodes)

@@ -181,24 +181,20 @@ def feed_action(spec: SFNNSpec, k: int, s_out: jax.Array, prev_action: jax.Array
     return s_out + prev_action[:, None]
 
 
-def read_activations(spec: SFNNSpec, y_old: dict, y_new: dict, group: str) -> jax.Array:
-    """What the next group of a pass hears from ``group``: its activation in this pass
-    (``sequential``) or in the previous one (``simultaneous``)."""
-    return y_old[group] if spec.propagation == "simultaneous" else y_new[group]
-
-
 def heard(spec: SFNNSpec, y_old: dict, y_new: dict) -> dict:
-    """The activations a pass read (the pre-synaptic side of its per-pass plasticity)."""
+    """The activations a pass reads: those of this pass as each group is updated (``sequential``)
+    or those of the previous pass (``simultaneous``); also the pre-synaptic side of its per-pass
+    plasticity."""
     return y_old if spec.propagation == "simultaneous" else y_new
 
 
 def _synapse_pass(genome, spec, masks, edges, y, obs, reward, prev_action, learn, k=0):
     m = spec.channels
     y_new = {"i": neuron_unit(genome, 0, jnp.broadcast_to(obs[:, None], (obs.shape[0], m)))}
-    src_i = read_activations(spec, y, y_new, "i")
+    src_i = heard(spec, y, y_new)["i"]
     s_h = _messages(src_i, edges["ih"]) + _messages(y["h"], edges["hh"]) + _messages(y["o"], edges["oh"])
     y_new["h"] = neuron_unit(genome, 1, s_h)
-    s_o = feed_action(spec, k, _messages(read_activations(spec, y, y_new, "h"), edges["ho"]), prev_action)
+    s_o = feed_action(spec, k, _messages(heard(spec, y, y_new)["h"], edges["ho"]), prev_action)
     y_new["o"] = neuron_unit(genome, 2, s_o)
     if learn:
         edges = synapse_plasticity(genome, spec, masks, edges, heard(spec, y, y_new), y_new, reward)
@@ -210,11 +206,11 @@ def _neuron_pass(genome, spec, masks, w, y, obs, reward, prev_action, learn, k=0
     s = {"i": jnp.broadcast_to(obs[:, None], (obs.shape[0], m))}
     post = {"i": s["i"] * w["i"]}
     y_new = {"i": neuron_unit(genome, 0, post["i"])}
-    src_i = read_activations(spec, y, y_new, "i")
+    src_i = heard(spec, y, y_new)["i"]
     s["h"] = masks["ih"].T @ src_i + masks["hh"].T @ y["h"] + masks["oh"].T @ y["o"]
     post["h"] = s["h"] * w["h"]
     y_new["h"] = neuron_unit(genome, 1, post["h"])
-    s["o"] = feed_action(spec, k, masks["ho"].T @ read_activations(spec, y, y_new, "h"), prev_action)
+    s["o"] = feed_action(spec, k, masks["ho"].T @ heard(spec, y, y_new)["h"], prev_action)
     post["o"] = s["o"] * w["o"]
     y_new["o"] = neuron_unit(genome, 2, post["o"])
     if learn:

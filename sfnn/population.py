@@ -28,7 +28,6 @@ from sfnn.network import (
     learns_after_passes,
     learns_in_pass,
     plastic_update,
-    read_activations,
 )
 from sfnn.topology import BLOCKS, GROUP_TYPE
 from sfnn.units import Genome, neuron_preactivation
@@ -157,11 +156,11 @@ def synapse_activations(g, spec, edges, y, obs, prev_action, k=0) -> dict[str, j
     """The neurons' new activations in pass ``k`` of a ``synapse`` step (message sums materialised)."""
     m = spec.channels
     y_new = {"i": _unit(g, 0, jnp.broadcast_to(obs[:, None, :], (obs.shape[0], m, obs.shape[1])))}
-    src_i = read_activations(spec, y, y_new, "i")
+    src_i = heard(spec, y, y_new)["i"]
     s_h = _materialize(_hidden_input, src_i, y["h"], y["o"], edges["ih"], edges["hh"], edges["oh"])
     y_new["h"] = _unit(g, 1, s_h)
     output_input = lambda y_h, e_ho, a: feed_action(spec, k, _messages(y_h, e_ho), a)  # noqa: E731
-    y_new["o"] = _unit(g, 2, _materialize(output_input, read_activations(spec, y, y_new, "h"), edges["ho"], prev_action))
+    y_new["o"] = _unit(g, 2, _materialize(output_input, heard(spec, y, y_new)["h"], edges["ho"], prev_action))
     return y_new
 
 
@@ -227,11 +226,11 @@ def _neuron_pass(g, spec, masks, w, y, obs, reward, prev_action, learn, k=0):
     s = {"i": jnp.broadcast_to(obs[:, None, :], (obs.shape[0], m, obs.shape[1]))}
     post = {"i": s["i"] * w["i"]}
     y_new = {"i": _unit(g, 0, post["i"])}
-    src_i = read_activations(spec, y, y_new, "i")
+    src_i = heard(spec, y, y_new)["i"]
     s["h"] = _mask_messages(masks["ih"], src_i) + _mask_messages(masks["hh"], y["h"]) + _mask_messages(masks["oh"], y["o"])
     post["h"] = s["h"] * w["h"]
     y_new["h"] = _unit(g, 1, post["h"])
-    s["o"] = feed_action(spec, k, _mask_messages(masks["ho"], read_activations(spec, y, y_new, "h")), prev_action)
+    s["o"] = feed_action(spec, k, _mask_messages(masks["ho"], heard(spec, y, y_new)["h"]), prev_action)
     post["o"] = s["o"] * w["o"]
     y_new["o"] = _unit(g, 2, post["o"])
     if learn:

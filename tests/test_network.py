@@ -105,15 +105,20 @@ def test_fast_population_step_equals_reference(plasticity, neurons, update, P, l
         monkeypatch.setattr(popmod, "_cpu_layout", lambda: False)
     spec = spec_for(3, 2, plasticity, neurons=neurons, update=update, plastic_lr=0.3 if update == "lerp" else 0.01,
                     learn_every=every)
-    ref_state, fast_state, ref_step, fast_step = fast_and_reference(spec, P, 4)
+    assert_fast_matches_reference(spec, P)
+
+
+def assert_fast_matches_reference(spec, P: int, **genome_options) -> None:
+    """Six steps of random observations and rewards through both paths: the same outputs every
+    step and the same plastic state at the end (genomes from ``init_genome(**genome_options)``)."""
+    ref_state, fast_state, ref_step, fast_step = fast_and_reference(spec, P, 4, **genome_options)
     for t in range(6):
         obs = jax.random.normal(jax.random.fold_in(jax.random.key(2), t), (P, 3))
         rew = jnp.arange(P, dtype=jnp.float32) * 0.1 - t * 0.05
         out_r, ref_state = ref_step(ref_state, obs, rew)
         out_f, fast_state = fast_step(fast_state, obs.T, rew)
         np.testing.assert_allclose(out_f.T, out_r, rtol=1e-5, atol=1e-6)
-    back = to_population_first(fast_state)
-    for a, b in zip(jax.tree.leaves(back), jax.tree.leaves(ref_state)):
+    for a, b in zip(jax.tree.leaves(to_population_first(fast_state)), jax.tree.leaves(ref_state)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
@@ -213,15 +218,7 @@ def test_fast_step_equals_reference_with_the_authors_options(plasticity, P, layo
     if layout == "accelerator":
         monkeypatch.setattr(popmod, "_cpu_layout", lambda: False)
     spec = spec_for(3, 2, plasticity, neurons=12, **options)
-    ref_state, fast_state, ref_step, fast_step = fast_and_reference(spec, P, 4, neuron_bias=False, evolve_plastic_lr=True)
-    for t in range(6):
-        obs = jax.random.normal(jax.random.fold_in(jax.random.key(2), t), (P, 3))
-        rew = jnp.arange(P, dtype=jnp.float32) * 0.1 - t * 0.05
-        out_r, ref_state = ref_step(ref_state, obs, rew)
-        out_f, fast_state = fast_step(fast_state, obs.T, rew)
-        np.testing.assert_allclose(out_f.T, out_r, rtol=1e-5, atol=1e-6)
-    for a, b in zip(jax.tree.leaves(to_population_first(fast_state)), jax.tree.leaves(ref_state)):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert_fast_matches_reference(spec, P, neuron_bias=False, evolve_plastic_lr=True)
 
 
 def test_evolved_plastic_rate_scales_the_update():
