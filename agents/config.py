@@ -70,6 +70,9 @@ class StrategyConfig:
     generations: int = 100
     sigma_init: float = 0.1  # initial search scale
     init_mean: str = "random"  # where the search starts: random (a lecun/orthogonal genome from the seed) | zeros (authors)
+    fitness_shaping: Optional[str] = None  # null: the algorithm's own | centered_rank | standardize | normalize | raw (gradient-style algorithms only)
+    optimizer: Optional[str] = None  # null: the algorithm's own | sgd | adam (gradient-style algorithms: Open_ES, SNES, PGPE, ...)
+    lr: Optional[float] = None  # that optimizer's learning rate; null: the algorithm's own (needed when optimizer is set)
 
 
 @dataclass
@@ -361,7 +364,7 @@ def validate(cfg: TrainConfig) -> None:
     for name, rng in cfg.fitness.ranges.items():
         if len(rng) != 2 or not rng[1] > rng[0]:
             raise ConfigError(f"fitness.ranges.{name} must be [low, high] with high > low")
-    _check_strategy_name(cfg.strategy.name)
+    check_strategy(cfg.strategy)
 
 
 def _validate_vsml(cfg: TrainConfig) -> None:
@@ -504,12 +507,40 @@ def _validate_learner(cfg: TrainConfig) -> None:
                               "adapts through all inner steps: leave it null")
 
 
-def _check_strategy_name(name: str) -> None:
+# evosax algorithms this trainer cannot drive: they need extra inputs (a meta-learned network,
+# a particle count) beyond a population and its fitness
+UNSUPPORTED_STRATEGIES = {"RandomSearch", "SV_CMA_ES", "SV_Open_ES", "LES", "CMAAnchoredLES", "EvoTF_ES"}
+FITNESS_SHAPING = ("centered_rank", "standardize", "normalize", "raw")
+OPTIMIZERS = ("sgd", "adam")
+
+
+def check_strategy(s: StrategyConfig) -> None:
+    """Everything ``agents.trainer.make_strategy`` would refuse, refused before a run directory exists."""
+    import inspect
+
     from evosax.algorithms import distribution_based_algorithms
 
-    if name not in distribution_based_algorithms:
-        known = ", ".join(sorted(distribution_based_algorithms))
-        raise ConfigError(f"strategy.name={name!r} is not a distribution-based evosax algorithm; choose one of {known}")
+    if s.name not in distribution_based_algorithms or s.name in UNSUPPORTED_STRATEGIES:
+        ok = ", ".join(sorted(set(distribution_based_algorithms) - UNSUPPORTED_STRATEGIES))
+        raise ConfigError(f"strategy.name={s.name!r} is not supported; choose one of {ok}")
+    params = inspect.signature(distribution_based_algorithms[s.name].__init__).parameters
+    if s.fitness_shaping is not None:
+        if s.fitness_shaping not in FITNESS_SHAPING:
+            raise ConfigError(f"strategy.fitness_shaping={s.fitness_shaping!r} is not one of null, {', '.join(FITNESS_SHAPING)}")
+        if params["fitness_shaping_fn"].default.__name__ == "weights_fitness_shaping_fn":
+            raise ConfigError(f"strategy.fitness_shaping cannot be set for {s.name}: its shaped fitness is its "
+                              "recombination weights (rank-based already); leave it null or use a gradient-style "
+                              "algorithm such as Open_ES or PGPE")
+    if s.optimizer is not None or s.lr is not None:
+        if "optimizer" not in params:
+            raise ConfigError(f"strategy.optimizer/strategy.lr cannot be set for {s.name}: it has no optimizer "
+                              "(gradient-style algorithms have one: Open_ES, SNES, PGPE, xNES, ...)")
+        if s.optimizer is not None and s.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"strategy.optimizer={s.optimizer!r} is not one of null, {', '.join(OPTIMIZERS)}")
+        if s.lr is None:
+            raise ConfigError(f"strategy.optimizer={s.optimizer} needs strategy.lr (its learning rate, e.g. 0.05)")
+        if not s.lr > 0:
+            raise ConfigError(f"strategy.lr={s.lr} must be positive")
 
 
 def model_label(cfg: TrainConfig) -> str:

@@ -24,15 +24,24 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from evosax.algorithms import distribution_based_algorithms
+from evosax.core import fitness_shaping as shaping
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from agents.config import ConfigError, TrainConfig, is_supervised
+from agents.config import ConfigError, StrategyConfig, TrainConfig, check_strategy, is_supervised
 from agents.devices import CPU_CHUNK, cpu_device_count, splittable_members
 from agents.evaluate import env_tasks, population_fitness
 from agents.policy import genome_template
 from sfnn import Genome, genome_size
 
-UNSUPPORTED = {"RandomSearch", "SV_CMA_ES", "SV_Open_ES", "LES", "CMAAnchoredLES", "EvoTF_ES"}
+
+
+# strategy.fitness_shaping: what a gradient-style algorithm's update sees of the (minimised) fitness
+SHAPING = {
+    "centered_rank": shaping.centered_rank_fitness_shaping_fn,  # ranks mapped to [-0.5, 0.5]
+    "standardize": shaping.standardize_fitness_shaping_fn,  # z-scores
+    "normalize": shaping.normalize_fitness_shaping_fn,  # min-max to [0, 1]
+    "raw": shaping.identity_fitness_shaping_fn,
+}
 
 
 def evosax_fitness(fitness: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -48,15 +57,22 @@ def evosax_fitness(fitness: jax.Array) -> tuple[jax.Array, jax.Array]:
     return -clean, jnp.sum(~finite)
 
 
-def make_strategy(name: str, population: int, template: Genome, sigma: float):
-    """An evosax distribution-based algorithm by name, with its initial scale set to ``sigma``."""
-    if name not in distribution_based_algorithms or name in UNSUPPORTED:
-        ok = ", ".join(sorted(set(distribution_based_algorithms) - UNSUPPORTED))
-        raise ConfigError(f"strategy.name={name!r} is not supported; choose one of {ok}")
+def make_strategy(name: str, population: int, template: Genome, sigma: float, **options: Any):
+    """An evosax distribution-based algorithm by name, with its initial scale set to ``sigma``.
+
+    ``options`` are the other ``strategy`` fields (``fitness_shaping``, ``optimizer``, ``lr``);
+    left out or null, the algorithm keeps its own.
+    """
+    s = StrategyConfig(name=name, population=population, sigma_init=sigma, **options)
+    check_strategy(s)
     cls = distribution_based_algorithms[name]
     kwargs: dict[str, Any] = {}
     if "std_schedule" in inspect.signature(cls.__init__).parameters:
         kwargs["std_schedule"] = optax.constant_schedule(sigma)
+    if s.fitness_shaping is not None:
+        kwargs["fitness_shaping_fn"] = SHAPING[s.fitness_shaping]
+    if s.lr is not None:
+        kwargs["optimizer"] = {"sgd": optax.sgd, "adam": optax.adam}[s.optimizer or "sgd"](s.lr)
     es = cls(population_size=population, solution=template, **kwargs)
     params = es.default_params
     if hasattr(params, "std_init"):
@@ -157,7 +173,9 @@ class Trainer:
         else:
             tasks = env_tasks(cfg)
             evaluate = _sfnn_evaluator(cfg, tasks, run_key, devices)
-        es, es_params = make_strategy(cfg.strategy.name, cfg.strategy.population, template, cfg.strategy.sigma_init)
+        st = cfg.strategy
+        es, es_params = make_strategy(st.name, st.population, template, st.sigma_init,
+                                      fitness_shaping=st.fitness_shaping, optimizer=st.optimizer, lr=st.lr)
         step = _generation_fn(cfg.strategy.population, es, es_params, run_key, devices, evaluate)
         return cls(cfg, tasks, es, es_params, template, run_key, devices, lambda s, g: step(s, g, data))
 
