@@ -52,7 +52,6 @@ GYMNAX_DISCRETE = (
     "BernoulliBandit-misc",
     "GaussianBandit-misc",
     "MetaMaze-misc",
-    "PointRobot-misc",
     "FourRooms-misc",
     "FrozenLake-misc",
     "Asterix-MinAtar",
@@ -61,7 +60,7 @@ GYMNAX_DISCRETE = (
     "SpaceInvaders-MinAtar",
 )
 # gymnax environments with a continuous (Box) action space
-GYMNAX_CONTINUOUS = ("Pendulum-v1", "MountainCarContinuous-v0")
+GYMNAX_CONTINUOUS = ("Pendulum-v1", "MountainCarContinuous-v0", "PointRobot-misc")  # PointRobot: a 2-D velocity
 
 
 class UnknownEnvError(ValueError):
@@ -170,7 +169,8 @@ def make_env(name: str, max_steps: int | None = None) -> EnvAdapter:
         env, params = gymnax.make(base)
     params = _with_overrides(params, opts, name)
     if max_steps is not None:
-        params = params.replace(max_steps_in_episode=int(max_steps))
+        # keep gymnax's own type (BernoulliBandit's cap is a float; an int there breaks its observation_space)
+        params = params.replace(max_steps_in_episode=type(params.max_steps_in_episode)(int(max_steps)))
     obs_shape = env.observation_space(params).shape
     obs_size = int(np.prod(obs_shape)) if len(obs_shape) else 1
     perm = obs_permutation(name, perm_seed, obs_size)

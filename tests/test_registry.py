@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from envs.registry import UnknownEnvError, check_env_name, env_names, make_env
+from envs.registry import GYMNAX_CONTINUOUS, GYMNAX_DISCRETE, UnknownEnvError, check_env_name, env_names, make_env
 
 
 def test_registry_names_and_sizes():
@@ -14,6 +14,29 @@ def test_registry_names_and_sizes():
     sizes = {n: (make_env(n).obs_size, make_env(n).n_actions) for n in ["CartPole-v1", "Acrobot-v1", "MountainCar-v0"]}
     assert sizes == {"CartPole-v1": (4, 2), "Acrobot-v1": (6, 3), "MountainCar-v0": (2, 3)}
     assert make_env("CartPole-v1").return_range == (8.0, 500.0)
+
+
+@pytest.mark.parametrize("name", [*GYMNAX_DISCRETE, *GYMNAX_CONTINUOUS])
+def test_every_gymnax_environment_builds_and_steps_with_its_own_and_an_overridden_cap(name):
+    """Each registered gymnax environment, at its default cap and at 7: it resets, steps, and an
+    episode ends by the cap at the latest (gymnax's parameter types kept: BernoulliBandit's cap is a
+    float, which an int broke)."""
+    default = make_env(name)
+    assert default.max_steps >= 1
+    env = make_env(name, 7)
+    assert env.max_steps == 7 and env.obs_size == default.obs_size and env.n_actions == default.n_actions
+    obs, state = jax.jit(env.reset)(jax.random.key(0))
+    assert obs.shape == (env.obs_size,) and obs.dtype == jnp.float32
+    step = jax.jit(env.step)
+    action = jnp.zeros(env.n_actions) if env.continuous else jnp.int32(0)
+    ended = False
+    for t in range(7):
+        obs, state, reward, terminated, truncated = step(jax.random.key(t + 1), state, action)
+        assert np.isfinite(np.asarray(obs)).all() and np.isfinite(float(reward))
+        ended = bool(terminated | truncated)
+        if ended:
+            break
+    assert ended, f"{name}: no end within its cap of 7 steps"
 
 
 def test_unknown_name_suggests_the_closest():
