@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: install train test bench clean
+.PHONY: install train test bench notebooks clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -18,6 +18,9 @@ train: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest
+
+notebooks: $(STAMP)
+	$(VENV)/bin/python notebooks/execute.py
 
 bench: $(STAMP)
 	$(VENV)/bin/sfnn bench configs/cartpole.yaml

@@ -36,6 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--steps", type=int, help="dataset runs: inner learning steps (default the run's blur.inner_steps)")
     m.add_argument("--hidden", help="dataset runs: hidden layer sizes of the meta-test network, e.g. 64 or 64,32 "
                                     "(default the run's blur.hidden; maml and reptile keep their initialisation's)")
+    m.add_argument("--hidden-neurons", type=int, help="SFNN runs: hidden neurons of every meta-test network (default: "
+                                                     "the run's total where it leaves as many as training had, else "
+                                                     "training's count, beside each environment's inputs and outputs)")
+    m.add_argument("--max-steps", type=int, help="environment runs: episode cap (default: each environment's own; the "
+                                                "run's for environments it trained on)")
     m.add_argument("--out", type=Path, help="JSON output file (default RUN_DIR/meta_test.json)")
     m.add_argument("--compare", type=Path, action="append", default=[],
                    help="another run (e.g. a baseline) to evaluate on the same lifetimes (repeatable)")
@@ -55,6 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", type=Path, required=True, help="PNG file to write")
     c.add_argument("--x", choices=("generation", "wall_s"), default="generation", help="x axis (default generation)")
     sub.add_parser("envs", help="list registered environments and datasets")
+    w = sub.add_parser("sweep", help="meta-test several runs on many environments (default: every registered "
+                                     "one); each pair a result or a one-line refusal, one table")
+    w.add_argument("runs", type=Path, nargs="+", help="run directories (e.g. pretrained/*)")
+    w.add_argument("--env", action="append", help="environment (repeatable; default: every registered environment)")
+    w.add_argument("--gymnax-only", action="store_true", help="leave out the brax environments (slow to compile)")
+    w.add_argument("--lifetimes", type=int, default=4, help="fresh lifetimes per pair (default 4)")
+    w.add_argument("--max-steps", type=int, help="episode cap for every pair (default: each environment's own)")
+    w.add_argument("--out", type=Path, default=Path("runs/sweep"), help="output folder (default runs/sweep)")
     r = sub.add_parser("render", help="render one lifetime of a run's final genome in a brax environment (HTML + GIF)")
     r.add_argument("run_dir", type=Path)
     r.add_argument("--env", help="brax environment (default: the run's first brax environment)")
@@ -188,7 +201,7 @@ def cmd_meta_test(args) -> int:
         except ValueError:
             return _fail(f"--hidden {args.hidden!r}: give layer sizes as integers, e.g. 64 or 64,32")
     doc = meta_test(args.run_dir, args.env, args.lifetimes, args.out, steps=args.steps, compare=args.compare,
-                    hidden=hidden)
+                    hidden=hidden, hidden_neurons=args.hidden_neurons, max_steps=args.max_steps)
     for env, r in doc["results"].items():
         if r["metric"] == "accuracy":
             n = len(r["x"]) - 1
@@ -263,6 +276,19 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    from agents.sweep import sweep
+    from envs.registry import GYMNAX_CONTINUOUS, GYMNAX_DISCRETE, env_names
+
+    if args.lifetimes < 1:
+        return _fail("--lifetimes must be at least 1")
+    envs = args.env or ([*GYMNAX_DISCRETE, *GYMNAX_CONTINUOUS] if args.gymnax_only else env_names())
+    rows = sweep(args.runs, envs, args.lifetimes, args.out, max_steps=args.max_steps)
+    done = sum("late_mean" in r for r in rows)
+    print(f"{done} of {len(rows)} pairs meta-tested, {len(rows) - done} refused: {args.out / 'sweep.md'}")
+    return 0
+
+
 def cmd_envs(args) -> int:
     from envs import brax_env
     from envs.registry import env_names, make_env
@@ -320,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:
         return int(e.code or 0)
     handlers = {"train": cmd_train, "meta-test": cmd_meta_test, "bench": cmd_bench, "compare": cmd_compare, "envs": cmd_envs,
-                "render": cmd_render}
+                "render": cmd_render, "sweep": cmd_sweep}
     try:
         return handlers[args.command](args)
     except Exception as e:

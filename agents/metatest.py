@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from agents.config import (
-    MAX_LAYER_SIZE, MAX_LAYERS, ConfigError, TrainConfig, check_dataset_name, is_supervised, model_label,
+    MAX_LAYER_SIZE, MAX_LAYERS, MAXIMUM, ConfigError, TrainConfig, check_dataset_name, is_supervised, model_label,
 )
 from agents.files import write_json_atomic
 from agents.plots import lifetime_curves, safe_name
@@ -40,8 +40,15 @@ def meta_test(
     steps: int | None = None,
     compare: list[Path] = (),
     hidden: list[int] | None = None,
+    hidden_neurons: int | None = None,
+    max_steps: int | None = None,
 ) -> dict[str, Any]:
     """Evaluate the run's final genome on ``envs``; writes JSON and one PNG per environment.
+
+    Environment runs meet each environment in a network and lifetime made for it
+    (``env_config``): an SFNN has that environment's inputs and outputs and at least the hidden
+    neurons it was evolved with (``hidden_neurons`` to set them), and episodes end at the
+    environment's own cap (the run's where the run trained on it; ``max_steps`` to set it).
 
     ``steps`` and ``hidden`` (dataset runs only): inner learning steps (default the run's T) and
     the meta-test network's hidden layers (default the run's ``blur.hidden``). ``compare`` are
@@ -54,17 +61,23 @@ def meta_test(
     if steps is not None:
         raise ConfigError("--steps applies to runs on datasets only; an environment lifetime's length is lifetime.episodes")
     if hidden is not None:
-        raise ConfigError("--hidden applies to runs on datasets only; an environment learner keeps its own network")
+        raise ConfigError("--hidden applies to runs on datasets only; for an SFNN's hidden neurons use --hidden-neurons")
+    if hidden_neurons is not None and cfg.model.kind != "sfnn":
+        raise ConfigError(f"--hidden-neurons applies to SFNN runs; model.kind={cfg.model.kind} keeps its own network")
+    for flag, value in (("--hidden-neurons", hidden_neurons), ("--max-steps", max_steps)):
+        if value is not None and not 1 <= value <= MAXIMUM["lifetime.max_steps"]:
+            raise ConfigError(f"{flag}={value} must be a positive count")
     _check_envs(cfg, envs)
     genome = load_genome(run_dir, cfg)
+    per_env = {env: env_config(cfg, env, hidden_neurons, max_steps, lifetimes) for env in envs}
     random = jax.vmap(lambda k: genome_template(cfg, k))(jax.random.split(jax.random.key(seed), lifetimes))
     # the evolved and the random genomes live the same lifetimes (ids repeat) in one compiled call
     both = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), repeat_genome(genome, lifetimes), random)
     ids = np.tile(np.arange(lifetimes), 2)
-    joint = _returns(cfg, both, envs, seed, lifetime_ids=ids)
+    joint = _returns(per_env, both, seed, lifetime_ids=ids)
     agents = {  # keys: "evolved" (this run's genome), "frozen" (learning off), "random" (random genomes)
         "evolved": {k: v[:lifetimes] if k != "skipped" else v for k, v in joint.items()},
-        "frozen": _returns(cfg, repeat_genome(genome, lifetimes), envs, seed, learn=False),
+        "frozen": _returns(per_env, repeat_genome(genome, lifetimes), seed, learn=False),
         "random": {k: v[lifetimes:] for k, v in joint.items() if k != "skipped"},
     }
     skipped: dict[str, dict[str, str]] = {}  # env -> agent -> why it cannot act there
@@ -74,11 +87,14 @@ def meta_test(
             raise ConfigError(f"--compare {other}: a run on datasets (model.kind={ocfg.model.kind}) cannot act in an environment")
         ocfg.lifetime = dataclasses.replace(cfg.lifetime)  # same lifetime length and reward shaping
         name = _compare_label(ocfg, other, agents)
-        agents[name] = _returns(ocfg, repeat_genome(load_genome(other, ocfg), lifetimes), envs, seed)
+        other_env = {env: env_config(ocfg, env, hidden_neurons if ocfg.model.kind == "sfnn" else None,
+                                            per_env[env][1]["max_steps"], lifetimes) for env in envs}  # fmt: skip
+        agents[name] = _returns(other_env, repeat_genome(load_genome(other, ocfg), lifetimes), seed)
     for name, rets in agents.items():
         for env, why in rets.pop("skipped", {}).items():
             skipped.setdefault(env, {})[name] = why
     out = out or run_dir / "meta_test.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {}
     plots = {}
     for env in envs:
@@ -97,6 +113,7 @@ def meta_test(
             "skipped": skipped.get(env, {}),
             "plot": None if png is None else str(png),
             "used_in_training": env in cfg.envs,
+            **per_env[env][1],  # max_steps, and for an SFNN its network's inputs, hidden and outputs
         }
     doc = {"run": str(run_dir), "model": model_label(cfg), "lifetimes": lifetimes,
            "compare": [str(c) for c in compare], "results": results}  # fmt: skip
@@ -119,18 +136,81 @@ def _check_envs(cfg: TrainConfig, envs: list[str]) -> None:
     validate(check)
 
 
-def _returns(
-    cfg: TrainConfig, genomes: Any, envs: list[str], seed: int, learn: bool = True, lifetime_ids: Any = None
-) -> dict[str, Any]:
-    """Per-env returns of ``genomes`` (``lifetime_ids`` as in ``evaluate_lifetimes``); an env the
-    learner cannot act in (a baseline genome too small for it) is listed under "skipped" with the reason."""
+def _returns(per_env: dict[str, tuple[Any, dict]], genomes: Any, seed: int, learn: bool = True,
+             lifetime_ids: Any = None) -> dict[str, Any]:
+    """Per-env returns of ``genomes`` (``lifetime_ids`` as in ``evaluate_lifetimes``), each env under
+    its own config (``per_env``: env -> (config, info), or (None, info) with info["refused"] when it
+    cannot be built); an env the learner cannot act in (a baseline genome too small for it, a
+    network too large) is listed under "skipped" with the reason."""
     out: dict[str, Any] = {}
-    for env in envs:
+    for env, (ecfg, info) in per_env.items():
+        if ecfg is None:
+            out.setdefault("skipped", {})[env] = info["refused"]
+            continue
         try:
-            out.update(evaluate_lifetimes(cfg, genomes, [env], seed, learn=learn, lifetime_ids=lifetime_ids))
+            out.update(evaluate_lifetimes(ecfg, genomes, [env], seed, learn=learn, lifetime_ids=lifetime_ids))
         except ValueError as e:
             out.setdefault("skipped", {})[env] = str(e)
     return out
+
+
+def run_hidden_neurons(cfg: TrainConfig) -> int:
+    """The fewest hidden neurons an SFNN run's genome was evolved with, over its training
+    environments (``model.neurons`` is a total, so each environment had its own count)."""
+    from envs.registry import make_env
+
+    return min(cfg.model.neurons - e.obs_size - e.n_actions
+               for e in (make_env(n, cfg.lifetime.max_steps) for n in cfg.envs))  # fmt: skip
+
+
+# a meta-test network whose lifetimes would hold more than this in plastic state is refused
+MAX_PLASTIC_STATE_BYTES = 2 * 2**30
+
+
+def env_config(cfg: TrainConfig, env: str, hidden_neurons: int | None, max_steps: int | None,
+               lifetimes: int) -> tuple[TrainConfig, dict[str, Any]]:
+    """The run's config as it meets ``env`` at meta-test, and what was chosen (for the JSON).
+
+    Episode cap: ``max_steps``, else the run's for an environment it trained on, else the
+    environment's own. A discrete ``model.initial_action`` becomes none (zeros) where actions are
+    continuous. SFNN network: the environment's inputs and outputs, and as hidden neurons
+    ``hidden_neurons``, else the run's convention (``model.neurons`` in all) where that leaves
+    at least as many hidden neurons as training had, else training's count: a genome does not
+    depend on the neuron count, so no environment is too large for it, only for memory.
+    """
+    from envs.registry import make_env
+
+    cap = max_steps if max_steps is not None else (cfg.lifetime.max_steps if env in cfg.envs else None)
+    ecfg = dataclasses.replace(cfg, lifetime=dataclasses.replace(cfg.lifetime, max_steps=cap),
+                               model=dataclasses.replace(cfg.model))  # fmt: skip
+    e = make_env(env, cap)
+    info: dict[str, Any] = {"max_steps": e.max_steps}
+    if cfg.model.kind != "sfnn":
+        return ecfg, info
+    if e.continuous and cfg.model.initial_action is not None:  # an index means nothing there: start from none
+        ecfg.model.initial_action = None
+        info["initial_action"] = None
+    hidden = hidden_neurons
+    if hidden is None:
+        hidden = max(cfg.model.neurons - e.obs_size - e.n_actions, run_hidden_neurons(cfg))
+    ecfg.model.neurons = e.obs_size + hidden + e.n_actions
+    info["network"] = {"inputs": e.obs_size, "hidden": hidden, "outputs": e.n_actions}
+    per_lifetime = sfnn_state_bytes(cfg, e.obs_size, hidden, e.n_actions)
+    if 3 * lifetimes * per_lifetime > MAX_PLASTIC_STATE_BYTES:  # evolved + random + frozen
+        need = 3 * lifetimes * per_lifetime / 2**30
+        info["refused"] = (f"an SFNN of {e.obs_size}+{hidden}+{e.n_actions} neurons would need ~{need:.1f} GiB of "
+                           f"plastic state for {lifetimes} lifetimes (at most {MAX_PLASTIC_STATE_BYTES / 2**30:.0f}); "
+                           f"pass fewer --lifetimes or --hidden-neurons")
+        return None, info  # type: ignore[return-value]
+    return ecfg, info
+
+
+def sfnn_state_bytes(cfg: TrainConfig, n_in: int, n_hidden: int, n_out: int) -> int:
+    """Float32 bytes of one SFNN lifetime's wiring and plastic state (edge vectors under
+    ``synapse`` placement, one vector per neuron under ``neuron``), the part that grows with size."""
+    edges = n_in * n_hidden + n_hidden * n_hidden + 2 * n_hidden * n_out
+    plastic = edges * cfg.model.channels if cfg.model.plasticity == "synapse" else (n_in + n_hidden + n_out) * cfg.model.channels
+    return 4 * (edges + 2 * plastic)  # masks, the state and the step's new state
 
 
 def log_meta_test(cfg: TrainConfig, run_dir: Path, doc: dict[str, Any], plots: dict[str, Path]) -> None:
@@ -206,6 +286,7 @@ def meta_test_supervised(
     tuned = tune_learning_rates(cfg, load_sources(cfg), steps)
     lrs = {k: v["lr"] for k, v in tuned.items()}
     out = out or run_dir / "meta_test.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     base = jax.random.fold_in(jax.random.key(cfg.seed), seed)
     net_hidden = list(cfg.blur.hidden if hidden is None else hidden)
     protocols = {name: learner(acfg).protocol(acfg) for name, acfg, _, _ in agents}

@@ -1,0 +1,61 @@
+"""Meta-test anywhere: an SFNN genome meets each environment in a network and lifetime made for it."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from agents.metatest import env_config, meta_test, run_hidden_neurons
+from agents.run import load_run_config
+
+MULTI = Path("pretrained/multi_env")  # neuron placement, 32 neurons in all, trained on CartPole, Acrobot, MountainCar
+
+
+def test_a_network_sized_to_each_environment():
+    cfg = load_run_config(MULTI)
+    assert run_hidden_neurons(cfg) == 23  # Acrobot: 32 - 6 inputs - 3 outputs
+    ecfg, info = env_config(cfg, "CartPole-v1", None, None, 4)  # a training env keeps the run's network
+    assert ecfg.model.neurons == 32 and info == {"max_steps": 500, "network": {"inputs": 4, "hidden": 26, "outputs": 2}}
+    ecfg, info = env_config(cfg, "Breakout-MinAtar", None, None, 4)  # 400 inputs: training's hidden count beside them
+    assert info["network"] == {"inputs": 400, "hidden": 23, "outputs": 3} and ecfg.model.neurons == 426
+    assert info["max_steps"] == 1000  # the environment's own cap, not a training env's
+    _, info = env_config(cfg, "Catch-bsuite", 5, 7, 4)  # both overridden
+    assert info == {"max_steps": 7, "network": {"inputs": 50, "hidden": 5, "outputs": 3}}
+    cfg.model.kind = "mlp"  # baselines keep their network; only the cap is the environment's
+    _, info = env_config(cfg, "Catch-bsuite", None, None, 4)
+    assert info == {"max_steps": 1000}
+
+
+def test_meta_test_on_environments_larger_than_the_training_network(tmp_path):
+    """Catch (50 inputs) and Breakout (400) with a genome trained in a 32-neuron network: curves for
+    the evolved, frozen and random agents; a network too large for memory is refused in one line."""
+    out = tmp_path / "mt.json"
+    doc = meta_test(MULTI, ["Catch-bsuite", "Breakout-MinAtar"], lifetimes=2, out=out, max_steps=12)
+    for env, n_in in (("Catch-bsuite", 50), ("Breakout-MinAtar", 400)):
+        r = doc["results"][env]
+        assert r["network"]["inputs"] == n_in and r["max_steps"] == 12 and not r["skipped"]
+        assert set(r["agents"]) == {"evolved", "frozen", "random"}
+        assert np.asarray(r["agents"]["evolved"]).shape == (2, 8) and Path(r["plot"]).is_file()
+    assert json.loads(out.read_text())["results"]["Catch-bsuite"]["network"]["hidden"] == 23
+    big = meta_test(MULTI, ["Freeway-MinAtar"], lifetimes=64, out=tmp_path / "big.json", hidden_neurons=3000, max_steps=2)
+    why = big["results"]["Freeway-MinAtar"]["skipped"]["evolved"]
+    assert "GiB" in why and "--hidden-neurons" in why and big["results"]["Freeway-MinAtar"]["agents"] == {}
+
+
+def test_sweep_gives_a_result_or_a_refusal_for_every_pair(tmp_path, cli):
+    """``sfnn sweep``: shipped genomes (both placements) on an environment larger than their
+    training network and a continuous one, a few steps each; each cell a result or a one-line
+    refusal, never a traceback (the whole registry: ``sfnn sweep pretrained/*``, docs/RESULTS.md)."""
+    envs = ["DeepSea-bsuite", "PointRobot-misc"]
+    args = [a for e in envs for a in ("--env", e)]
+    r = cli("sweep", "pretrained/multi_env", "pretrained/authors_cartpole", *args, "--lifetimes", "1",
+            "--max-steps", "3", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    rows = json.loads((tmp_path / "sweep.json").read_text())
+    assert [(Path(x["run"]).name, x["env"]) for x in rows] == [(run, e) for run in ("multi_env", "authors_cartpole") for e in envs]
+    for row in rows:
+        assert ("late_mean" in row and set(row["late_mean"]) == {"evolved", "frozen", "random"}) or row.get("refused"), row
+        assert row.get("max_steps", 3) == 3
+    assert all("late_mean" in row for row in rows)  # the authors' discrete initial action does not stop PointRobot
+    assert "| multi_env | DeepSea-bsuite | 64+23+2 | 3 |" in (tmp_path / "sweep.md").read_text()
