@@ -11,7 +11,8 @@ its row is read back from the run's ``metrics.jsonl`` and ``summary.json``:
   off (frozen).
 
 Variants that already have a ``summary.json`` in ``--out`` are read, not rerun, so a queue
-interrupted by the end of a session is carried on by running the same command again.
+interrupted by the end of a session is carried on by running the same command again
+(``--report`` runs nothing and tabulates what has finished).
 
     python benchmarks/ablate.py configs/authors.yaml --base 'envs=[CartPole-v1]' \\
         --generations 200 --target 200 --target 475 \\
@@ -109,6 +110,7 @@ def main() -> None:
     ap.add_argument("--target", type=float, action="append", default=[], help="late-episode mean return to reach")
     ap.add_argument("--late", default="3:", help="episodes averaged, as a Python slice (default 3: = episodes 4-8)")
     ap.add_argument("--out", type=Path, default=Path("runs/ablations"))
+    ap.add_argument("--report", action="store_true", help="run nothing: the table of the variants already finished")
     args = ap.parse_args()
     late = slice(*[int(p) if p else None for p in args.late.split(":")])
     args.out.mkdir(parents=True, exist_ok=True)
@@ -118,6 +120,9 @@ def main() -> None:
         name, overrides = parse_variant(text)
         run = args.out / name
         if not (run / "summary.json").exists():
+            if args.report:
+                print(f"  {name}: not finished, left out", flush=True)
+                continue
             common = [f"strategy.generations={args.generations}", "log.progress=false", "log.wandb=disabled",
                       "log.figures=false"]
             if (run / "config.yaml").exists():  # interrupted: carry it on (a resume changes only these fields)
