@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 train: $(STAMP)
-	$(VENV)/bin/sfnn train configs/cartpole.yaml
+	$(VENV)/bin/sfnn train configs/default.yaml
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest
