@@ -76,3 +76,16 @@ def test_weak_scaling_efficiency_is_per_worker_against_one():
     assert [(r["workers"], r["agent_steps_per_s"], r["per_worker"], r["efficiency"]) for r in rows] == [
         (1, 100.0, 100.0, 1.0), (2, 180.0, 90.0, 0.9)]
     assert "| 2 | 128 | 180 (150, 180) | 90 | 0.90 |" in weak_scaling.markdown(rows, "devices")
+
+
+def test_cpu_info_names_the_cpu_and_the_vector_isa_xla_may_use():
+    """A bench line says which CPU and ISA it came from; an XLA cap narrows the ISA, never widens it."""
+    from agents.bench import cpu_info
+
+    zen4 = "model name\t: AMD EPYC 9R14\nflags\t\t: fpu sse4_2 avx avx2 avx512f\n"
+    zen3 = "model name\t: AMD EPYC 7R13\nflags\t\t: fpu sse4_2 avx avx2\n"
+    assert cpu_info(zen4, "") == {"cpu": "AMD EPYC 9R14", "cpu_isa": "AVX512", "xla_max_isa": None, "vector_isa": "AVX512"}
+    assert cpu_info(zen4, "--xla_cpu_max_isa=AVX2")["vector_isa"] == "AVX2"
+    assert cpu_info(zen4, "--foo --xla_cpu_max_isa=sse4_2")["vector_isa"] == "SSE4_2"
+    assert cpu_info(zen3, "--xla_cpu_max_isa=AVX512")["vector_isa"] == "AVX2"  # a cap above the CPU changes nothing
+    assert cpu_info(zen3, "")["cpu_isa"] == "AVX2"

@@ -107,7 +107,7 @@ def test_bench_prints_one_json_line(cli):
     assert r.returncode == 0, r.stderr
     line = json.loads(r.stdout.strip().splitlines()[-1])
     assert line["learn_every"] == "step" and line["passes"] == 2  # a saved row says which update timing it timed
-    for key in ["agent_steps_per_s", "compile_s", "population", "devices", "backend", "device_kind"]:
+    for key in ["agent_steps_per_s", "compile_s", "population", "devices", "backend", "device_kind", "cpu", "cpu_isa", "vector_isa"]:
         assert key in line
     assert line["population"] == 4 and line["agent_steps_per_s"] > 0
     assert line["agent_steps_per_s_best"] >= line["agent_steps_per_s"] and line["generation_s_min"] <= line["generation_s"]
