@@ -96,3 +96,31 @@ def test_genome_size_follows_bias_and_rate_options():
     sizes = {(b, r): genome_size(genome_template(load_config(None, [f"model.neuron_bias={b}", f"model.evolve_plastic_lr={r}"])))
              for b in ("true", "false") for r in ("true", "false")}
     assert sizes == {("false", "true"): 565, ("false", "false"): 564, ("true", "false"): 576, ("true", "true"): 577}
+
+
+def test_the_authors_network_frozen_ignores_its_observations():
+    """With learning off, the authors' network (previous action written over channel 0 of the
+    output neurons, edge vectors U(±0.1)) acts on its previous action alone: it alternates its two
+    actions when the genome's output weight W₂[0,0] is negative and repeats one when positive,
+    whatever it observes. That is why every frozen ablation and every genome that learned nothing
+    scores the same ~35-47 on CartPole (the return of alternating left and right), and why returns
+    above it must come from plasticity."""
+    from agents.policy import sfnn_spec
+    from sfnn import init_state, step
+
+    cfg = load_config("configs/authors.yaml", ["envs=[CartPole-v1]"])
+    spec = sfnn_spec(cfg, make_env("CartPole-v1"))
+    obs = 2 * jax.random.normal(jax.random.key(5), (40, 4))
+    for seed in range(4):
+        genome = genome_template(cfg, jax.random.key(seed))
+        for sign in (-1.0, 1.0):
+            w = genome["neuron"]["kernel"]
+            g = {**genome, "neuron": {**genome["neuron"], "kernel": w.at[2, 0, 0].set(sign * (1 + abs(w[2, 0, 0])))}}
+            state, actions = init_state(jax.random.key(seed + 10), spec), []
+            for t in range(40):
+                out, state = step(g, spec, state, obs[t], jnp.float32(1.0), learn=False)
+                actions.append(int(jnp.argmax(out)))
+            if sign < 0:
+                assert actions[1:] == [1 - a for a in actions[:-1]], actions  # alternates
+            else:
+                assert len(set(actions[1:])) == 1, actions  # repeats
