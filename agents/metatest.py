@@ -168,8 +168,9 @@ MAX_PLASTIC_STATE_BYTES = 2 * 2**30
 
 
 def env_config(cfg: TrainConfig, env: str, hidden_neurons: int | None, max_steps: int | None,
-               lifetimes: int) -> tuple[TrainConfig, dict[str, Any]]:
-    """The run's config as it meets ``env`` at meta-test, and what was chosen (for the JSON).
+               lifetimes: int) -> tuple[TrainConfig | None, dict[str, Any]]:
+    """The run's config as it meets ``env`` at meta-test, and what was chosen (for the JSON);
+    None with ``info["refused"]`` (one line) when the network would not fit in memory.
 
     Episode cap: ``max_steps``, else the run's for an environment it trained on, else the
     environment's own. A discrete ``model.initial_action`` becomes none (zeros) where actions are
@@ -201,7 +202,7 @@ def env_config(cfg: TrainConfig, env: str, hidden_neurons: int | None, max_steps
         info["refused"] = (f"an SFNN of {e.obs_size}+{hidden}+{e.n_actions} neurons would need ~{need:.1f} GiB of "
                            f"plastic state for {lifetimes} lifetimes (at most {MAX_PLASTIC_STATE_BYTES / 2**30:.0f}); "
                            f"pass fewer --lifetimes or --hidden-neurons")
-        return None, info  # type: ignore[return-value]
+        return None, info
     return ecfg, info
 
 
