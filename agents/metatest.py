@@ -64,9 +64,10 @@ def meta_test(
         raise ConfigError("--hidden applies to runs on datasets only; for an SFNN's hidden neurons use --hidden-neurons")
     if hidden_neurons is not None and cfg.model.kind != "sfnn":
         raise ConfigError(f"--hidden-neurons applies to SFNN runs; model.kind={cfg.model.kind} keeps its own network")
-    for flag, value in (("--hidden-neurons", hidden_neurons), ("--max-steps", max_steps)):
-        if value is not None and not 1 <= value <= MAXIMUM["lifetime.max_steps"]:
-            raise ConfigError(f"{flag}={value} must be a positive count")
+    for flag, value, most in (("--hidden-neurons", hidden_neurons, MAXIMUM["model.neurons"]),
+                              ("--max-steps", max_steps, MAXIMUM["lifetime.max_steps"])):
+        if value is not None and not 1 <= value <= most:
+            raise ConfigError(f"{flag}={value} must be a positive count (at most {most})")
     _check_envs(cfg, envs)
     genome = load_genome(run_dir, cfg)
     per_env = {env: env_config(cfg, env, hidden_neurons, max_steps, lifetimes) for env in envs}

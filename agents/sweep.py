@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from agents.config import ConfigError
 from agents.files import write_json_atomic
+from agents.plots import safe_name
 from agents.run import RunError
 
 AGENTS = ("evolved", "frozen", "random")
@@ -34,7 +35,7 @@ def sweep(runs: list[Path], envs: list[str], lifetimes: int, out_dir: Path, max_
     for run, env in tqdm(pairs, desc="meta-test sweep", disable=not progress, unit="pair"):
         row: dict[str, Any] = {"run": str(run), "env": env}
         try:
-            doc = meta_test(run, [env], lifetimes, out_dir / run.name / f"{_file(env)}.json", max_steps=max_steps)
+            doc = meta_test(run, [env], lifetimes, out_dir / run.name / f"{safe_name(env)}.json", max_steps=max_steps)
         except (ConfigError, RunError, ValueError) as e:
             row["refused"] = str(e).splitlines()[0] if str(e) else type(e).__name__
             rows.append(row)
@@ -48,10 +49,6 @@ def sweep(runs: list[Path], envs: list[str], lifetimes: int, out_dir: Path, max_
     write_json_atomic(out_dir / "sweep.json", rows, indent=1)
     (out_dir / "sweep.md").write_text(markdown(rows, late) + "\n")
     return rows
-
-
-def _file(env: str) -> str:
-    return env.replace("/", "_").replace(":", "_").replace(",", "_").replace("=", "-")
 
 
 def markdown(rows: list[dict[str, Any]], late: int) -> str:

@@ -33,8 +33,6 @@ from agents.evaluate import env_tasks, population_fitness
 from agents.policy import genome_template
 from sfnn import Genome, genome_size
 
-
-
 # strategy.fitness_shaping: what a gradient-style algorithm's update sees of the (minimised) fitness
 SHAPING = {
     "centered_rank": shaping.centered_rank_fitness_shaping_fn,  # ranks mapped to [-0.5, 0.5]
