@@ -116,7 +116,8 @@ def cmd_train(args) -> int:
         if config is None and not overrides:
             return _fail("give a config file, e.g. sfnn train configs/cartpole.yaml")
         primary = _join(load_config(config, overrides, check=False))
-    from agents.run import Interrupted, check_resumable, default_run_dir, load_run_config, prepare_new_run, train
+    from agents.run import Interrupted, train
+    from agents.rundir import check_resumable, default_run_dir, load_run_config, prepare_new_run
 
     if args.resume is not None:
         cfg = load_run_config(args.resume, overrides)
@@ -134,7 +135,7 @@ def cmd_train(args) -> int:
         from agents.config import is_supervised
 
         if is_supervised(cfg):
-            from agents.blur_task import load_sources
+            from agents.supervised.tasks import load_sources
 
             load_sources(cfg)  # fail on unreadable files or impossible class subsets before creating anything
         else:
@@ -244,12 +245,11 @@ def cmd_bench(args) -> int:
     from agents.config import is_supervised
 
     cfg = load_config(config, overrides)
-    if is_supervised(cfg):
-        from agents.blur_task import bench as bench_blur
+    from agents.bench import bench, bench_datasets
 
-        print(json.dumps(bench_blur(cfg, args.generations)))
+    if is_supervised(cfg):
+        print(json.dumps(bench_datasets(cfg, args.generations)))
         return 0
-    from agents.bench import bench
 
     result = bench(cfg, args.generations)  # every process times the same generations
     if primary:
@@ -262,7 +262,7 @@ def cmd_bench(args) -> int:
 def cmd_compare(args) -> int:
     from agents.config import model_label
     from agents.plots import compare_runs
-    from agents.run import load_run_config, read_metrics
+    from agents.rundir import load_run_config, read_metrics
 
     runs = {}
     for run in args.runs:
@@ -354,7 +354,8 @@ def main(argv: list[str] | None = None) -> int:
         # after joining the other processes of a multi-process run
         from agents.checkpoint import CheckpointError
         from agents.config import ConfigError
-        from agents.run import Interrupted, RunError
+        from agents.run import Interrupted
+        from agents.rundir import RunError
 
         if isinstance(e, (ConfigError, RunError, CheckpointError)):
             return _fail(str(e))

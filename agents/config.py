@@ -113,7 +113,7 @@ class BlurConfig:
 
     The task and meta-training fields (hidden, inner_steps, batch_size, tasks_per_member,
     task_transform, objective, meta, truncation, meta_lr, grad_clip, weight_scale) apply to
-    every supervised learner (``agents.learners``: blur, learned_opt, maml, reptile, ...);
+    every supervised learner (``agents.supervised.learners``: blur, learned_opt, maml, reptile, ...);
     states, init, init_scale and tied_weights are BLUR's own.
     """
 
@@ -223,13 +223,13 @@ MAXIMUM = {
 }  # fmt: skip
 MAX_LAYERS, MAX_LAYER_SIZE = 64, 65536  # layer lists (model.hidden, blur.hidden) and projections
 
-# which learners learn on datasets (their functions: agents.learners.SUPERVISED) and which act in environments
+# which learners learn on datasets (their functions: agents.supervised.learners.SUPERVISED) and which act in environments
 SUPERVISED_KINDS = ("blur", "learned_opt", "maml", "reptile")  # envs are datasets
 EITHER_KINDS = ("vsml",)  # envs are datasets or environments, all of one sort
 
 
 def is_supervised(cfg: TrainConfig) -> bool:
-    """True when the run learns on datasets (``agents.learners``); False when it acts in environments.
+    """True when the run learns on datasets (``agents.supervised.learners``); False when it acts in environments.
 
     A learner of ``EITHER_KINDS`` is supervised when its first env is a dataset (``validate``
     refuses a mix of datasets and environments).
@@ -476,12 +476,11 @@ def _validate_blur(cfg: TrainConfig) -> None:
 
 def _validate_learner(cfg: TrainConfig) -> None:
     """Checks of the learner-specific sections (learned_opt.*, maml.*, reptile.*)."""
-    from agents.learners import SUPERVISED
-
     kind, b, tt = cfg.model.kind, cfg.blur, cfg.blur.task_transform
-    if kind not in SUPERVISED:
+    dataset_kinds = SUPERVISED_KINDS + EITHER_KINDS  # agents.supervised.learners.SUPERVISED's keys (tests/test_learners.py)
+    if kind not in dataset_kinds:
         raise ConfigError(f"model.kind={kind} cannot learn on datasets (yet): give it environments, or use one of "
-                          f"{', '.join(SUPERVISED)}")
+                          f"{', '.join(dataset_kinds)}")
     if kind == "learned_opt":
         lo = cfg.learned_opt
         if not 1 <= lo.hidden <= 1024:

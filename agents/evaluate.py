@@ -5,7 +5,6 @@ and how per-episode returns become one fitness number per genome.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import jax
 import jax.numpy as jnp

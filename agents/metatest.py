@@ -3,7 +3,7 @@
 Environments: compares the evolved genome with itself frozen (learning off: what is learned
 versus what is built in), with random genomes, and with other runs named by ``--compare``
 (baselines, other placements), over K lifetimes with fresh wiring and the same seeds.
-Datasets (every learner of ``agents.learners``: blur, learned_opt, maml, reptile, ...):
+Datasets (every learner of ``agents.supervised.learners``: blur, learned_opt, maml, reptile, ...):
 held-out accuracy after every inner step on whole datasets (other input sizes and class counts
 included) for the run's learner, the runs named by ``--compare``, the backprop genome, and an
 MLP of the same architecture and loss trained by SGD and by Adam with learning rates tuned on
@@ -28,7 +28,8 @@ from agents.config import (
 from agents.files import write_json_atomic
 from agents.plots import lifetime_curves, safe_name
 from agents.policy import genome_template
-from agents.run import evaluate_lifetimes, load_genome, load_run_config, repeat_genome
+from agents.run import evaluate_lifetimes, repeat_genome
+from agents.rundir import load_genome, load_run_config
 
 
 def meta_test(
@@ -264,8 +265,9 @@ def meta_test_supervised(
     search on this run's meta-training tasks at the same number of steps, recorded in the
     JSON. Each agent's ``protocol`` line says how it met the datasets (e.g. MAML's projection).
     """
-    from agents.blur_task import BASELINE_AGENTS, load_sources, meta_test_curves, tune_learning_rates
-    from agents.learners import learner
+    from agents.supervised.learners import learner
+    from agents.supervised.meta import BASELINE_AGENTS, meta_test_curves, tune_learning_rates
+    from agents.supervised.tasks import load_sources
 
     for name in envs:
         check_dataset_name(name)

@@ -11,7 +11,7 @@ a population-last fast path and a vmapped reference.
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp

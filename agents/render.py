@@ -160,7 +160,7 @@ def render_run(run_dir: Path, env_name: str | None = None, seed: int = 0) -> dic
     """Render one lifetime of the run's final genome in ``env_name`` (default: the run's first
     brax environment); returns the written paths, and the episode returns and the distance the
     first body travelled along x per episode (``episode_travel``) in that lifetime."""
-    from agents.run import load_genome, load_run_config
+    from agents.rundir import load_genome, load_run_config
 
     cfg = load_run_config(run_dir)
     if is_supervised(cfg):

@@ -1,8 +1,8 @@
-"""A training run on disk: directory layout, the generation loop, logging, resume, summary.
+"""A training run: the generation loop, logging, resume, the final evaluation and summary.
 
-Layout (README.md, Configs): config.yaml, metrics.jsonl, checkpoints/, genomes.npz, summary.json and
-PNG plots. The loop is a host loop around one jitted generation; Ctrl-C finishes the current
-generation, writes a checkpoint and exits so that ``--resume`` continues exactly.
+The run directory itself (layout, reading and writing it) is ``agents.rundir``. The loop is a
+host loop around one jitted generation; Ctrl-C finishes the current generation, writes a
+checkpoint and exits so that ``--resume`` continues exactly.
 """
 
 from __future__ import annotations
@@ -19,22 +19,26 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.flatten_util import ravel_pytree
 from tqdm.auto import tqdm
 
 from agents import checkpoint as ckpt
-from agents.config import ConfigError, TrainConfig, is_supervised, load_config, model_label, save_config, to_dict
+from agents.config import TrainConfig, is_supervised, model_label, to_dict
 from agents.evaluate import env_tasks, population_fitness
-from agents.files import savez_atomic, write_json_atomic, write_text_atomic
+from agents.files import write_json_atomic
 from agents.fitness import combine_envs, lifetime_fitness
 from agents.plots import lifetime_curves, safe_name, training_curve
 from agents.processes import from_process_0, to_local
-from agents.trainer import Trainer, metrics_to_host, template_genome
+from agents.rundir import RunError, save_genomes, write_metrics
+from agents.rundir import (  # noqa: F401 - importable from here too, as before agents.rundir held them
+    check_resumable,
+    default_run_dir,
+    load_genome,
+    load_run_config,
+    prepare_new_run,
+    read_metrics,
+)
+from agents.trainer import Trainer, metrics_to_host
 from sfnn import Genome
-
-
-class RunError(RuntimeError):
-    """A run directory that cannot be used as asked; one line for the user."""
 
 
 class Interrupted(Exception):
@@ -43,71 +47,6 @@ class Interrupted(Exception):
         super().__init__(
             f"interrupted after generation {generation}; checkpoint saved. Continue with: sfnn train --resume {run_dir}"
         )
-
-
-def prepare_new_run(cfg: TrainConfig, out: Path) -> Path:
-    """Create the run directory and write the resolved config; never reuse a non-empty one."""
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise RunError(f"run directory {out} already exists and is not empty: choose another --out, or --resume {out}")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise RunError(f"cannot create run directory {out}: {e.strerror}") from None
-    save_config(cfg, out / "config.yaml")
-    return out
-
-
-def load_run_config(run_dir: Path, overrides: list[str] = (), check: bool = True) -> TrainConfig:
-    """A run's config.yaml with ``overrides``; ``check=False``: types only (see ``load_config``)."""
-    path = run_dir / "config.yaml"
-    if not path.is_file():
-        raise RunError(f"{run_dir} is not a run directory (no config.yaml): pass the --out directory of an earlier sfnn train")
-    try:
-        return load_config(path, list(overrides), check=check)
-    except ConfigError as e:  # a damaged config.yaml: say which file
-        raise ConfigError(str(e) if str(path) in str(e) else f"{path}: {e}") from None
-
-
-def check_resumable(run_dir: Path) -> None:
-    ck = run_dir / "checkpoints"
-    if not ck.is_dir() or not any(p.name.isdigit() for p in ck.iterdir()):
-        raise RunError(f"{run_dir} has no checkpoints to resume from: start a new run instead")
-
-
-def save_genomes(path: Path, genomes: dict[str, Genome]) -> None:
-    """Flat float32 vectors, loadable without pickle; the config rebuilds their structure."""
-    savez_atomic(path, {k: np.asarray(ravel_pytree(g)[0], np.float32) for k, g in genomes.items()})
-
-
-def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    """The per-generation rows of a run's metrics.jsonl (a torn last line is ignored)."""
-    path = run_dir / "metrics.jsonl"
-    if not path.is_file():
-        raise RunError(f"{run_dir} has no metrics.jsonl: pass the --out directory of an sfnn train run")
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            break
-    if not rows:
-        raise RunError(f"{path} holds no generations yet")
-    return rows
-
-
-def load_genome(run_dir: Path, cfg: TrainConfig, which: str = "best") -> Genome:
-    path = run_dir / "genomes.npz"
-    if not path.is_file():
-        raise RunError(f"{path} not found: the run has not finished; resume it with sfnn train --resume {run_dir}")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            flat = data[which]
-    except Exception as e:
-        raise RunError(f"{path} is unreadable ({type(e).__name__}): re-run or resume the training") from None
-    ref, unravel = ravel_pytree(template_genome(cfg))
-    if flat.shape != ref.shape or not np.all(np.isfinite(flat)):
-        raise RunError(f"{path} holds a genome of {flat.size} values, expected {ref.size} finite ones for this config")
-    return unravel(jnp.asarray(flat, jnp.float32))
 
 
 def _warn(msg: str) -> None:
@@ -174,10 +113,6 @@ class _Wandb:
             self.run.finish()
         except Exception:
             pass
-
-
-def _write_metrics(path: Path, metrics: list[dict[str, Any]]) -> None:
-    write_text_atomic(path, "".join(json.dumps(m) + "\n" for m in metrics))
 
 
 def _same_config(cfg: TrainConfig, run_dir: Path):
@@ -247,7 +182,7 @@ def train(cfg: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, An
         start_gen = int(start)
     metrics_path = run_dir / "metrics.jsonl"
     if primary:
-        _write_metrics(metrics_path, metrics)  # exactly the generations the checkpoint holds
+        write_metrics(metrics_path, metrics)  # exactly the generations the checkpoint holds
     logger = _Wandb(cfg, run_dir, wandb_id, enabled=primary)
     stop = {"flag": False}
 
@@ -510,7 +445,7 @@ def _generation_times(metrics: list[dict[str, Any]]) -> dict[str, float]:
 def finish_blur(
     cfg: TrainConfig, trainer: Trainer, state: Any, metrics: list[dict[str, Any]], run_dir: Path, logger: _Wandb
 ) -> dict[str, Any]:
-    """A dataset learner's finish (BLUR and the rest of ``agents.learners``): choose the final
+    """A dataset learner's finish (BLUR and the rest of ``agents.supervised.learners``): choose the final
     genome on fresh tasks; save genomes, plots and summary.json.
 
     Candidates are the search's current genome and its best one (ES: mean and best single
@@ -519,7 +454,8 @@ def finish_blur(
     the higher mean objective after T steps wins. The start genome is scored too, to show
     what meta-training changed.
     """
-    from agents.blur_task import FINAL_STREAM, evaluator, objective
+    from agents.supervised.meta import evaluator
+    from agents.supervised.tasks import FINAL_STREAM, objective
 
     n, steps = cfg.log.final_lifetimes, cfg.blur.inner_steps
     sources = trainer.tasks
@@ -569,6 +505,3 @@ def finish_blur(
     )
 
 
-def default_run_dir(cfg: TrainConfig) -> Path:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / safe_name(f"{stamp}-{'_'.join(cfg.envs)}-{model_label(cfg)}")

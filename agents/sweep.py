@@ -17,7 +17,7 @@ from tqdm import tqdm
 from agents.config import ConfigError
 from agents.files import write_json_atomic
 from agents.plots import safe_name
-from agents.run import RunError
+from agents.rundir import RunError
 
 AGENTS = ("evolved", "frozen", "random")
 
@@ -53,7 +53,7 @@ def sweep(runs: list[Path], envs: list[str], lifetimes: int, out_dir: Path, max_
 
 def markdown(rows: list[dict[str, Any]], late: int) -> str:
     """One line per (run, environment): each agent's late-episode mean return, or the refusal."""
-    lines = [f"| run | environment | network (in+hidden+out) | cap | " + " | ".join(
+    lines = ["| run | environment | network (in+hidden+out) | cap | " + " | ".join(
         f"{a}, episodes {late + 1}–" for a in AGENTS) + " | refused |", "|" + "---|" * (5 + len(AGENTS))]
     for r in rows:
         net = r.get("network")

@@ -5,8 +5,8 @@ function of (seed, config) and a resumed run repeats an uninterrupted one exactl
 minimises; ``evosax_fitness`` is the one place where the sign is flipped.
 
 The learner decides only how a population is evaluated: SFNN lifetimes in environments
-(``agents.evaluate``) or inner learning runs on dataset tasks (``agents.blur_task``, for every
-learner of ``agents.learners``). ``blur.meta=gradient`` replaces ask/tell by an Adam step on the
+(``agents.evaluate``) or inner learning runs on dataset tasks (``agents.supervised.meta``, for
+every learner of ``agents.supervised.learners``). ``blur.meta=gradient`` replaces ask/tell by an Adam step on the
 learner's meta-gradient, behind the same ``generation(state, gen)`` so that runs, checkpoints
 and resume are shared.
 """
@@ -81,7 +81,7 @@ def make_strategy(name: str, population: int, template: Genome, sigma: float, **
 def template_genome(cfg: TrainConfig, key: jax.Array | None = None) -> Any:
     """A genome of the configured learner (``model.kind``); with ``key``, a random starting one."""
     if is_supervised(cfg):
-        from agents.learners import learner
+        from agents.supervised.learners import learner
 
         return learner(cfg).template(cfg, key)
     return genome_template(cfg, key)
@@ -160,14 +160,14 @@ class Trainer:
         devices = population_devices(cfg)
         data: Any = ()
         if is_supervised(cfg):
-            from agents import blur_task
+            from agents.supervised import meta, tasks as dataset_tasks
 
-            tasks = blur_task.load_sources(cfg)
-            data = blur_task.datas(tasks)
+            tasks = dataset_tasks.load_sources(cfg)
+            data = dataset_tasks.datas(tasks)
             if cfg.blur.meta == "gradient":
-                step = blur_task.gradient_generation_fn(cfg, tasks, run_key)
+                step = meta.gradient_generation_fn(cfg, tasks, run_key)
                 return cls(cfg, tasks, None, None, template, run_key, devices, lambda s, g: step(s, g, data))
-            evaluate = blur_task.es_evaluator(cfg, tasks, run_key)
+            evaluate = meta.es_evaluator(cfg, tasks, run_key)
         else:
             tasks = env_tasks(cfg)
             evaluate = _sfnn_evaluator(cfg, tasks, run_key, devices)
@@ -197,7 +197,7 @@ class Trainer:
         """State at generation 0: ES state around the start genome, or the meta-gradient state."""
         mean = self.start_genome()
         if self.es is None:
-            from agents.blur_task import gradient_init_state
+            from agents.supervised.meta import gradient_init_state
 
             state = gradient_init_state(self.cfg, mean)
         else:

@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from envs.registry import EnvAdapter, UnknownEnvError, obs_permutation, parse_env_name
+from envs.adapter import EnvAdapter, UnknownEnvError, obs_permutation, parse_env_name
 
 BACKENDS = ("spring", "positional", "generalized", "mjx")
 DEFAULT_BACKEND = "spring"

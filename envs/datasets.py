@@ -5,8 +5,8 @@ seen before, all offline. Sources are scikit-learn's shipped datasets, synthetic
 (a fresh task per seed), and the user's own MNIST-style files (``.npz`` or IDX). Every source
 goes through one validated path: flatten inputs, relabel classes to 0..C−1, split train/val
 with a seeded permutation, standardise with training-split statistics, return jnp arrays.
-Task transformations (class subsets, label permutations, random projections) make new tasks
-from old ones as pure functions of a JAX key.
+Tasks are made from these datasets (class subsets, label permutations, random projections)
+by ``agents.supervised.tasks.sample_task``, inside the jitted generation.
 
 Names: ``sklearn:{digits,iris,wine,breast_cancer}``, ``synthetic:{linear,nonlinear,
 classification}``, ``npz:/path/file.npz`` (arrays ``x`` and ``y``) and
@@ -19,7 +19,7 @@ import gzip
 import os
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
@@ -279,57 +279,3 @@ def load_dataset(name: str, seed: int = 0, val_fraction: float = 0.2) -> Dataset
             "npz:/path/file.npz or idx:/path/images,/path/labels"
         )
     return make_dataset(x, y, name, seed, val_fraction)
-
-
-# ----------------------------------------------------------------------- transformations
-
-
-def class_subset(key: jax.Array, ds: Dataset, n_classes: int) -> Dataset:
-    """Keep ``n_classes`` classes chosen at random, relabelled 0..n_classes−1 in chosen order."""
-    if not 2 <= n_classes <= ds.n_classes:
-        raise DatasetError(
-            f"{ds.name}: cannot pick {n_classes} of {ds.n_classes} classes; "
-            f"choose 2..{ds.n_classes}"
-        )
-    chosen = np.asarray(jax.random.permutation(key, ds.n_classes)[:n_classes])
-    relabel = np.full(ds.n_classes, -1)
-    relabel[chosen] = np.arange(n_classes)
-
-    def pick(x: jax.Array, y: jax.Array) -> tuple[jax.Array, jax.Array]:
-        new = relabel[np.asarray(y)]
-        keep = new >= 0
-        return x[keep], jnp.asarray(new[keep], jnp.int32)
-
-    xt, yt = pick(ds.x_train, ds.y_train)
-    xv, yv = pick(ds.x_val, ds.y_val)
-    return replace(
-        ds,
-        x_train=xt,
-        y_train=yt,
-        x_val=xv,
-        y_val=yv,
-        n_classes=n_classes,
-        name=f"{ds.name}|classes{n_classes}",
-    )
-
-
-def permute_labels(key: jax.Array, ds: Dataset) -> Dataset:
-    """Rename the classes by a random permutation (same permutation for train and val)."""
-    perm = jax.random.permutation(key, ds.n_classes).astype(jnp.int32)
-    return replace(ds, y_train=perm[ds.y_train], y_val=perm[ds.y_val], name=f"{ds.name}|permuted")
-
-
-def project_inputs(key: jax.Array, ds: Dataset, dim: int) -> Dataset:
-    """Map inputs through one random Gaussian matrix to ``dim`` features (variance kept ~1)."""
-    proj = jax.random.normal(key, (ds.n_features, dim)) / jnp.sqrt(ds.n_features)
-    return replace(
-        ds, x_train=ds.x_train @ proj, x_val=ds.x_val @ proj, name=f"{ds.name}|proj{dim}"
-    )
-
-
-def sample_batches(
-    key: jax.Array, x: jax.Array, y: jax.Array, steps: int, batch_size: int
-) -> tuple[jax.Array, jax.Array]:
-    """``steps`` random mini-batches drawn with replacement: (steps, B, d) and (steps, B)."""
-    idx = jax.random.randint(key, (steps, batch_size), 0, x.shape[0])
-    return x[idx], y[idx]

@@ -24,7 +24,7 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from envs.registry import EnvAdapter
+from envs.adapter import EnvAdapter
 
 # policy_step(agent_state, obs (B, d), last_reward (B,), last_terminated (B,)) -> (actions (B,), agent_state)
 PolicyStep = Callable[[Any, jax.Array, jax.Array, jax.Array], tuple[jax.Array, Any]]

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import difflib
 import warnings
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+# the adapter type and name parsing live below the registry (envs.adapter); importable from here too
+from envs.adapter import EnvAdapter, UnknownEnvError, obs_permutation, parse_env_name, random_actions  # noqa: F401
 
 # Return ranges of the authors' min-max normalised fitness (their scripts/sfnn/main.py).
 RETURN_RANGES: dict[str, tuple[float, float]] = {
@@ -63,60 +65,11 @@ GYMNAX_DISCRETE = (
 GYMNAX_CONTINUOUS = ("Pendulum-v1", "MountainCarContinuous-v0", "PointRobot-misc")  # PointRobot: a 2-D velocity
 
 
-class UnknownEnvError(ValueError):
-    """An environment name that the registry does not know."""
-
-
-@dataclass(frozen=True)
-class EnvAdapter:
-    """A task as pure functions; hashable by name so jitted code can close over it.
-
-    Discrete: ``n_actions`` choices, an action is an integer. Continuous: ``n_actions`` is the
-    action dimension and an action is a float vector within ``action_low``/``action_high``
-    (tuples, so the adapter stays hashable).
-    """
-
-    name: str
-    obs_size: int
-    n_actions: int
-    max_steps: int
-    reset: Callable[[jax.Array], tuple[jax.Array, Any]]
-    step: Callable[[jax.Array, Any, jax.Array], tuple[jax.Array, Any, jax.Array, jax.Array, jax.Array]]
-    return_range: tuple[float, float] | None = None
-    termination: str = "end"  # what a termination means here: failure | success | end (see ``TERMINATION``)
-    continuous: bool = False
-    action_low: tuple[float, ...] = ()
-    action_high: tuple[float, ...] = ()
-
-    def __hash__(self) -> int:
-        return hash((self.name, self.max_steps))
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, EnvAdapter) and (self.name, self.max_steps) == (other.name, other.max_steps)
-
-
 def env_names() -> list[str]:
     """Every registered environment name."""
     from envs.brax_env import brax_names
 
     return [*GYMNAX_DISCRETE, *GYMNAX_CONTINUOUS, *brax_names()]
-
-
-def parse_env_name(name: str) -> tuple[str, dict[str, str]]:
-    """``Base-v1:key=value,key=value`` -> (base name, {key: value}).
-
-    Variants change environment parameters (``CartPole-v1:length=1.0,gravity=12``) or
-    permute the observation dimensions with a fixed seed (``CartPole-v1:perm=3``), so a
-    meta-test can meet dynamics and input orders it never saw in training.
-    """
-    base, _, rest = name.partition(":")
-    opts: dict[str, str] = {}
-    for part in filter(None, rest.split(",")):
-        key, eq, value = part.partition("=")
-        if not eq or not key or not value:
-            raise UnknownEnvError(f"bad environment variant {part!r} in {name!r}: write NAME:key=value,key=value")
-        opts[key.strip()] = value.strip()
-    return base, opts
 
 
 def check_env_name(name: str) -> None:
@@ -203,33 +156,6 @@ def make_env(name: str, max_steps: int | None = None) -> EnvAdapter:
         termination=TERMINATION.get(base, "end"),
         **bounds,
     )
-
-
-def obs_permutation(name: str, perm_seed: str | None, obs_size: int) -> jax.Array:
-    """The fixed observation order of a ``perm=SEED`` variant (identity without one).
-
-    Never the identity when there are two or more observations: a seed's first draw can be
-    the identity (``default_rng(1)`` on 4 items is), which would make the variant a silent
-    copy of the original environment, so draws repeat until the order changes.
-    """
-    if perm_seed is None:
-        return jnp.arange(obs_size)
-    try:
-        rng = np.random.default_rng(int(perm_seed))
-    except ValueError:
-        raise UnknownEnvError(f"{name}: perm={perm_seed!r} must be an integer seed") from None
-    order = rng.permutation(obs_size)
-    while obs_size > 1 and np.array_equal(order, np.arange(obs_size)):
-        order = rng.permutation(obs_size)
-    return jnp.asarray(order)
-
-
-def random_actions(env: EnvAdapter, key: jax.Array) -> jax.Array:
-    """One uniformly random action: an integer below ``n_actions``, or a vector within the bounds."""
-    if env.continuous:
-        return jax.random.uniform(key, (env.n_actions,), minval=jnp.asarray(env.action_low),
-                                  maxval=jnp.asarray(env.action_high))  # fmt: skip
-    return jax.random.randint(key, (), 0, env.n_actions)
 
 
 @lru_cache(maxsize=None)

@@ -7,7 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from agents import blur_task
+from agents.supervised import meta
+from agents.supervised import tasks as dtasks
 from agents.cli import main as sfnn_main
 from agents.config import ConfigError, load_config, save_config
 from agents.trainer import Trainer
@@ -77,7 +78,7 @@ def test_dataset_name_in_an_sfnn_config_is_refused():
 def test_class_subset_larger_than_a_dataset_is_refused():
     cfg = load_config(BLUR, ["envs=[sklearn:wine]", "blur.tasks_per_member=1", "blur.task_transform.classes=5"])
     with pytest.raises(ConfigError, match="only 3 classes"):
-        blur_task.load_sources(cfg)
+        dtasks.load_sources(cfg)
 
 
 # ------------------------------------------------------------------------------ tasks
@@ -85,9 +86,9 @@ def test_class_subset_larger_than_a_dataset_is_refused():
 
 def test_tasks_are_keyed_by_generation_and_index_and_shared():
     cfg = load_config(BLUR, [*TINY_BLUR, "blur.task_transform.classes=4"])
-    src = blur_task.load_sources(cfg)
-    data = blur_task.datas(src)
-    fn = jax.jit(lambda d, g: blur_task.generation_tasks(cfg, src, d, jax.random.key(0), g)[0])
+    src = dtasks.load_sources(cfg)
+    data = dtasks.datas(src)
+    fn = jax.jit(lambda d, g: dtasks.generation_tasks(cfg, src, d, jax.random.key(0), g)[0])
     a, b, c = fn(data, 3), fn(data, 3), fn(data, 4)
     np.testing.assert_array_equal(a.xs, b.xs)
     assert not np.array_equal(a.xs, c.xs)
@@ -98,13 +99,51 @@ def test_tasks_are_keyed_by_generation_and_index_and_shared():
     np.testing.assert_array_equal(a.w0[0][..., 0], a.w0[0][..., 1])  # tied states
 
 
+def _original_labels(rows, data):
+    """The dataset label of each row of ``rows`` (rows of the training split, found by value)."""
+    where = {np.asarray(x).tobytes(): int(y) for x, y in zip(np.asarray(data.x_train), np.asarray(data.y_train))}
+    return np.array([where[np.asarray(r).tobytes()] for r in rows])
+
+
+def test_a_task_relabels_its_chosen_classes_the_same_way_in_support_and_held_out_sets():
+    """The n-way subset and label permutation that meta-training uses (``tasks.sample_task``):
+    n dataset classes become labels 0..n-1, one bijection for the batches and the held-out
+    set, every other class −1 there; which classes and which labels change with the key."""
+    cfg = load_config(BLUR, [*TINY_BLUR, "blur.task_transform.classes=3", "blur.task_transform.project_dim=null"])
+    src = dtasks.load_sources(cfg)[0]
+    sample = jax.jit(lambda k: dtasks.sample_task(cfg, src, src.data, k, 10))
+    maps = []
+    for seed in range(4):
+        task = sample(jax.random.key(seed))
+        held = {int(o): int(n) for o, n in zip(np.asarray(src.data.y_val), np.asarray(task.y_val))}
+        chosen = {o: n for o, n in held.items() if n >= 0}
+        assert sorted(chosen.values()) == [0, 1, 2] and set(held.values()) == {-1, 0, 1, 2}
+        orig = _original_labels(task.xs.reshape(-1, task.xs.shape[-1]), src.data)
+        assert [chosen[o] for o in orig] == np.asarray(task.ys).reshape(-1).tolist()  # same bijection
+        maps.append(chosen)
+    assert len({tuple(sorted(m.items())) for m in maps}) > 1
+
+
+def test_a_task_projects_batches_and_held_out_set_through_one_matrix():
+    cfg = load_config(BLUR, [*TINY_BLUR, "blur.task_transform.project_dim=9"])
+    src = dtasks.load_sources(cfg)[0]
+    task = jax.jit(lambda k: dtasks.sample_task(cfg, src, src.data, k, 10))(jax.random.key(3))
+    x_val = np.asarray(src.data.x_val, np.float64)
+    proj = np.linalg.lstsq(x_val, np.asarray(task.x_val, np.float64), rcond=None)[0]  # (64, 9)
+    np.testing.assert_allclose(x_val @ proj, task.x_val, atol=1e-4)  # the held-out set: one linear map
+    projected = np.asarray(src.data.x_train, np.float64) @ proj
+    batches = np.asarray(task.xs, np.float64).reshape(-1, 9)
+    nearest = np.min(np.linalg.norm(batches[:, None, :] - projected[None], axis=-1), axis=1)
+    assert nearest.max() < 1e-3  # every batch row is a training row through the same matrix
+
+
 # --------------------------------------------------------------------- meta-training
 
 
 def _scores(cfg, tr, *genomes):
     """Mean held-out accuracy after T steps on the same fresh tasks, for each genome."""
-    ev = blur_task.evaluator(cfg, tr.tasks, 8, jax.random.key(123))
-    outs = [ev(g, blur_task.datas(tr.tasks)) for g in genomes]
+    ev = meta.evaluator(cfg, tr.tasks, 8, jax.random.key(123))
+    outs = [ev(g, dtasks.datas(tr.tasks)) for g in genomes]
     return [float(np.mean([np.asarray(c["acc"][:, -1]) for c in out.values()])) for out in outs]
 
 

@@ -162,7 +162,7 @@ def test_render_writes_html_and_gif_of_one_lifetime(tmp_path, monkeypatch):
     """The rollout that `sfnn render` and the end of a brax run write (agents.render)."""
     from agents import render
     from agents.config import save_config
-    from agents.run import save_genomes
+    from agents.rundir import save_genomes
     from agents.trainer import template_genome
 
     monkeypatch.setattr(render, "GIF_FRAMES", 10)

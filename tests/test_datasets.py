@@ -1,8 +1,7 @@
-"""Datasets as tasks: shipped and synthetic sources, user files, validation, transformations."""
+"""Datasets: shipped and synthetic sources, user files, validation (tasks made from them: test_blur_meta.py)."""
 
 import gzip
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -137,67 +136,3 @@ def test_npz_missing_key_and_not_a_zip(tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"not a zip file")
     with pytest.raises(DatasetError, match="not an .npz"):
         D.load_npz(str(tmp_path / "junk.npz"))
-
-
-def small():
-    rng = np.random.default_rng(0)
-    return D.make_dataset(rng.standard_normal((120, 5)), np.arange(120) % 4, "toy", seed=0)
-
-
-def label_map(old_x, old_y, new_x, new_y):
-    """Match rows by content (features are distinct) and return {old label: new label}."""
-    where = {row.tobytes(): int(lab) for row, lab in zip(np.asarray(old_x), np.asarray(old_y))}
-    mapping = {}
-    for row, lab in zip(np.asarray(new_x), np.asarray(new_y)):
-        old = where[row.tobytes()]
-        assert mapping.setdefault(old, int(lab)) == int(lab), "a class was split"
-    return mapping
-
-
-def test_class_subset():
-    ds = small()
-    sub = D.class_subset(jax.random.PRNGKey(0), ds, 2)
-    assert sub.n_classes == 2
-    for old_x, old_y, new_x, new_y in [
-        (ds.x_train, ds.y_train, sub.x_train, sub.y_train),
-        (ds.x_val, ds.y_val, sub.x_val, sub.y_val),
-    ]:
-        mapping = label_map(old_x, old_y, new_x, new_y)
-        assert sorted(mapping.values()) == [0, 1]
-        keep = np.isin(
-            np.asarray(old_y), list(mapping)
-        )  # every row of the chosen classes, in order
-        np.testing.assert_array_equal(np.asarray(old_x)[keep], new_x)
-    np.testing.assert_array_equal(D.class_subset(jax.random.PRNGKey(0), ds, 2).y_val, sub.y_val)
-    with pytest.raises(DatasetError, match="cannot pick 5 of 4"):
-        D.class_subset(jax.random.PRNGKey(0), ds, 5)
-
-
-def test_permute_labels_is_a_consistent_bijection():
-    ds = small()
-    maps = []
-    for seed in range(3):
-        perm = D.permute_labels(jax.random.PRNGKey(seed), ds)
-        np.testing.assert_array_equal(perm.x_train, ds.x_train)
-        mapping = label_map(ds.x_train, ds.y_train, perm.x_train, perm.y_train)
-        assert mapping == label_map(ds.x_val, ds.y_val, perm.x_val, perm.y_val)
-        assert sorted(mapping.values()) == list(range(4))
-        maps.append(mapping)
-    assert any(m != {i: i for i in range(4)} for m in maps)
-
-
-def test_project_inputs_is_one_linear_map():
-    base = small()
-    eye = D.Dataset(jnp.eye(5), jnp.arange(5) % 2, base.x_val, base.y_val, 2, "eye")
-    proj = D.project_inputs(jax.random.PRNGKey(3), eye, 9)
-    assert proj.x_train.shape == (5, 9) and proj.x_val.shape == (base.x_val.shape[0], 9)
-    # x_train = I, so its projection is the matrix itself; val used the same matrix
-    np.testing.assert_allclose(proj.x_val, base.x_val @ proj.x_train, rtol=1e-5, atol=1e-5)
-    again = D.project_inputs(jax.random.PRNGKey(3), eye, 9)
-    np.testing.assert_array_equal(again.x_train, proj.x_train)
-
-
-def test_sample_batches():
-    ds = small()
-    xs, ys = D.sample_batches(jax.random.PRNGKey(0), ds.x_train, ds.y_train, steps=7, batch_size=5)
-    assert xs.shape == (7, 5, 5) and ys.shape == (7, 5)

@@ -1,13 +1,12 @@
 """Lifetimes, fitness, the ES trainer: learning signals are wired the right way round."""
 
-import dataclasses
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from agents.config import ConfigError, load_config
+from agents.cli import main as sfnn_main
+from agents.config import UNSUPPORTED_STRATEGIES, ConfigError, load_config
 from agents.evaluate import env_tasks, population_fitness
 from agents.fitness import combine_envs, episode_weights, lifetime_fitness
 from agents.trainer import Trainer, evosax_fitness, make_strategy
@@ -125,6 +124,32 @@ def test_strategy_options_are_refused_at_load(overrides, names):
     """Every strategy the trainer would refuse is refused by the config check, before a run exists."""
     with pytest.raises(ConfigError, match=names):
         load_config(None, overrides)
+
+
+def accepted_strategies() -> list[str]:
+    from evosax.algorithms import distribution_based_algorithms
+
+    return sorted(set(distribution_based_algorithms) - UNSUPPORTED_STRATEGIES)
+
+
+@pytest.mark.parametrize("name", accepted_strategies())
+def test_every_accepted_strategy_builds_asks_and_tells(name):
+    """The converse of the refusals above: a strategy the config check lets through is one the
+    trainer can build and drive, so no run starts that the trainer would then refuse."""
+    load_config(None, [f"strategy.name={name}"])
+    template = {"x": jnp.zeros(6)}
+    es, params = make_strategy(name, 8, template, 0.5)
+    state = es.init(jax.random.key(0), template, params)
+    pop, state = es.ask(jax.random.key(1), state, params)
+    state, _ = es.tell(jax.random.key(2), pop, jnp.sum(pop["x"] ** 2, axis=1), state, params)
+    assert pop["x"].shape == (8, 6) and bool(jnp.all(jnp.isfinite(es.get_mean(state)["x"])))
+
+
+@pytest.mark.parametrize("name", sorted(UNSUPPORTED_STRATEGIES))
+def test_a_refused_strategy_leaves_no_run_directory(tmp_path, capsys, name):
+    out = tmp_path / "run"
+    assert sfnn_main(["train", "--out", str(out), f"strategy.name={name}"]) != 0
+    assert not out.exists() and "strategy.name" in capsys.readouterr().err
 
 
 def tiny_cfg(*extra):

@@ -114,7 +114,6 @@ def check_one_line_or_run(code: int, err: str, ran: list) -> None:
 def stubbed(monkeypatch, tmp_path):
     """Training and benchmarks replaced by stubs that record their config; cwd a scratch dir."""
     import agents.bench
-    import agents.blur_task
     import agents.run
     from agents.config import TrainConfig
 
@@ -131,7 +130,7 @@ def stubbed(monkeypatch, tmp_path):
 
     monkeypatch.setattr(agents.run, "train", train)
     monkeypatch.setattr(agents.bench, "bench", bench)
-    monkeypatch.setattr(agents.blur_task, "bench", bench)
+    monkeypatch.setattr(agents.bench, "bench_datasets", bench)
     monkeypatch.chdir(tmp_path)
     return ran
 

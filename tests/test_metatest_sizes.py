@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from agents.metatest import env_config, meta_test, run_hidden_neurons
-from agents.run import load_run_config
+from agents.rundir import load_run_config
 
 MULTI = Path("pretrained/multi_env")  # neuron placement, 32 neurons in all, trained on CartPole, Acrobot, MountainCar
 

@@ -46,7 +46,8 @@ def test_pretrained_genome_meta_tests_on_seen_and_unseen_envs(run, tmp_path, cli
 def test_pretrained_pendulum_genome_balances_on_its_own_wiring():
     """The published result reproduces from the shipped genome: two lifetimes on the wiring it was
     evolved on (new environment seeds) balance the pole; with plasticity off it falls."""
-    from agents.run import evaluate_lifetimes, load_genome, load_run_config, repeat_genome
+    from agents.run import evaluate_lifetimes, repeat_genome
+    from agents.rundir import load_genome, load_run_config
 
     run = ROOT / "pretrained" / "brax_inverted_pendulum"
     cfg = load_run_config(run)

@@ -1,6 +1,6 @@
 """VSML (sfnn/vsml.py): shapes, a genome independent of sizes, the learning switch, meta-learning
 that works, VSML as an environment learner in the shared trainer (runs, resume, meta-test, errors)
-and as a dataset learner of agents.learners."""
+and as a dataset learner of agents.supervised.learners."""
 
 import json
 
@@ -196,7 +196,7 @@ def test_vsml_run_resumes_bit_identically_and_meta_tests(tmp_path, capsys, one_t
 
 
 def test_vsml_on_datasets_trains_and_checkpoints_exactly(tmp_path):
-    """model.kind=vsml with datasets in envs is a supervised learner (agents.learners): a tiny ES
+    """model.kind=vsml with datasets in envs is a supervised learner (agents.supervised.learners): a tiny ES
     generation moves the search, and a restored checkpoint continues bit for bit."""
     from agents.config import is_supervised
     from agents.trainer import Trainer

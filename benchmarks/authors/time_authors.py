@@ -69,6 +69,49 @@ def _install_stubs():
             sys.modules["wandb"] = wandb
 
 
+
+ENVS = ("cart", "acro", "mount")  # the three tasks of scripts/sfnn/main.py, in its order
+
+
+def build(authors_dir: str, seed, pop: int, ckpt_dir: str, envs=("cart",)):
+    """The authors' trainer built exactly as their scripts/sfnn/main.py builds it, for the
+    tasks named in ``envs`` (main.py uses all three; the timing uses CartPole alone).
+
+    Returns (trainer, tasks, params, train_key). Shared by time_authors.py and train_authors.py
+    so that what is timed and what is trained are one construction."""
+    _install_stubs()
+    if not os.path.isdir(os.path.join(authors_dir, "src", "models")):
+        sys.exit(f"no checkout of Joachm/SFNN at {authors_dir}: pass --authors-dir (see README.md here)")
+    sys.path.insert(0, authors_dir)
+
+    import equinox as eqx
+    import jax.random as jr
+
+    from scripts.sfnn.main import Config, ConfigAcro, ConfigCart, ConfigMount
+    from scripts.sfnn.model import make as model_factory
+    from scripts.sfnn.task import EnvManager
+    from scripts.sfnn.task import make as task_factory
+    from scripts.sfnn.trainer import make as trainer_factory
+
+    seed = Config().seed if seed is None else seed
+    # --- as in scripts/sfnn/main.py -------------------------------------------
+    config = Config(seed=seed, popsize=pop, log=0,
+                    ckpt_file=os.path.join(ckpt_dir, "sfnn"))  # the Logger makes this folder
+    key = jr.key(config.seed)
+    model_key, train_key = jr.split(key)
+    configs = {"cart": ConfigCart, "acro": ConfigAcro, "mount": ConfigMount}
+    tasks = []
+    for name in envs:
+        env_config = configs[name](seed=seed)
+        model = model_factory(env_config, key)  # main.py builds every model from `key`
+        params, statics = eqx.partition(model, eqx.is_array)
+        tasks.append(task_factory(env_config, statics))
+    # train_step needs EnvManager's (fitness, per-env fitness [P, n_envs], data) output.
+    trainer = trainer_factory(config, EnvManager(tasks), params)
+    # ---------------------------------------------------------------------------
+    return trainer, tasks, params, train_key
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--authors-dir", default=os.environ.get("SFNN_AUTHORS_DIR", os.path.join(HERE, "SFNN")),
@@ -83,40 +126,12 @@ def main():
                     help="time EvosaxTrainer.train_step (ask+eval+tell) instead of eval only")
     args = ap.parse_args()
 
-    _install_stubs()
-    if not os.path.isdir(os.path.join(args.authors_dir, "src", "models")):
-        sys.exit(f"no checkout of Joachm/SFNN at {args.authors_dir}: pass --authors-dir (see README.md here)")
-    sys.path.insert(0, args.authors_dir)
+    trainer, tasks, params, train_key = build(args.authors_dir, args.seed, args.pop, args.ckpt_dir, ("cart",))
+    task_cart = tasks[0]
 
     import jax
     import jax.numpy as jnp
     import jax.random as jr
-    import equinox as eqx
-
-    from scripts.sfnn.main import Config, ConfigCart
-    from scripts.sfnn.model import make as model_factory
-    from scripts.sfnn.task import make as task_factory
-    from scripts.sfnn.task import EnvManager
-    from scripts.sfnn.trainer import make as trainer_factory
-
-    seed = Config().seed if args.seed is None else args.seed
-
-    # --- as in scripts/sfnn/main.py -------------------------------------------
-    config = Config(seed=seed, popsize=args.pop, log=0,
-                    ckpt_file=os.path.join(args.ckpt_dir, "sfnn"))  # the Logger makes this folder
-    key = jr.key(config.seed)
-    model_key, train_key = jr.split(key)
-
-    config_cart = ConfigCart(seed=seed)
-    model_cart = model_factory(config_cart, key)
-    params, statics_cart = eqx.partition(model_cart, eqx.is_array)
-    task_cart = task_factory(config_cart, statics_cart)
-
-    # main.py wraps tasks in EnvManager (there: [cart, acro, mount]); train_step needs
-    # its (fitness, per-env fitness [P, n_envs], data) output. CartPole only here.
-    task = EnvManager([task_cart])
-    trainer = trainer_factory(config, task, params)
-    # ---------------------------------------------------------------------------
 
     genome_params = int(trainer.params_shaper.total_params)
     n_leaf = int(sum(x.size for x in jax.tree_util.tree_leaves(params)))

@@ -3,7 +3,7 @@
 Why: meta-training (ES through ``agents.trainer`` or meta-gradients), the final choice of
 genome (``agents.run.finish_blur``), meta-testing with ``--compare`` and ``sfnn bench`` treat
 every learner alike. They see a learner only through the functions of a ``SupervisedLearner``
-and a task only as an ``agents.blur_task.Task``:
+and a task only as an ``agents.supervised.tasks.Task``:
 
     Task(xs (T, B, d) support batches, ys (T, B) labels,
          x_val (N, d), y_val (N,) held-out query set, label −1 = not in this task,
@@ -13,7 +13,7 @@ The functions, all pure and traceable (``cfg`` is static, closed over):
 
 - ``template(cfg, key) -> genome``: the starting genome (a pytree of float32 arrays); with
   ``key=None`` a fixed one whose structure rebuilds saved genomes.
-- ``final(cfg, genome, task) -> metrics``: held-out ``acc``/``loss``/``xent`` (``blur_task.held_out``)
+- ``final(cfg, genome, task) -> metrics``: held-out ``acc``/``loss``/``xent`` (``tasks.held_out``)
   after the T learning steps of the task. ES fitness and the final choice use it.
 - ``curve(cfg, genome, task) -> metrics``: the same metrics at steps 0..T, each (T+1,). Meta-test uses it.
 - ``meta_grad(cfg, genome, task) -> (gradient, metrics)``: what ``blur.meta=gradient`` descends
@@ -48,8 +48,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from agents.blur_task import Metrics, Task, held_out
-from agents.config import TrainConfig
+from agents.config import ConfigError, TrainConfig
+from agents.supervised.tasks import Metrics, Task, genome_template, held_out
 from sfnn import blur, learned_optimizer, maml, optimizee, vsml
 
 Genome = Any
@@ -127,12 +127,6 @@ def unrolled(init: InitFn, step: StepFn, logits: LogitsFn) -> dict[str, Callable
 
 
 # ---------------------------------------------------------------------------------- BLUR
-
-
-def _blur_template(cfg: TrainConfig, key: jax.Array | None = None) -> Genome:
-    from agents.blur_task import genome_template
-
-    return genome_template(cfg, key)
 
 
 _blur = unrolled(
@@ -258,7 +252,7 @@ _vsml = unrolled(
 # ------------------------------------------------------------------------------ registry
 
 SUPERVISED: dict[str, SupervisedLearner] = {
-    "blur": SupervisedLearner(_blur_template, _blur["final"], _blur["curve"], _blur["meta_grad"]),
+    "blur": SupervisedLearner(genome_template, _blur["final"], _blur["curve"], _blur["meta_grad"]),
     "learned_opt": SupervisedLearner(
         _lo_template, _learned_opt["final"], _learned_opt["curve"], _learned_opt["meta_grad"],
         protocol=lambda cfg: "its LSTM optimizer trains the meta-test network (any size) from the shared initial weights",
@@ -280,8 +274,6 @@ SUPERVISED: dict[str, SupervisedLearner] = {
 
 def learner(cfg: TrainConfig) -> SupervisedLearner:
     """The registered learner of ``cfg.model.kind`` (a supervised run)."""
-    from agents.config import ConfigError
-
     try:
         return SUPERVISED[cfg.model.kind]
     except KeyError:

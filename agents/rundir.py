@@ -1,0 +1,103 @@
+"""A run directory on disk: creating it, reading its config, metrics and genomes back.
+
+Layout (README.md, Configs): config.yaml, metrics.jsonl, checkpoints/, genomes.npz, summary.json
+and PNG plots. Everything that reads or creates a run directory goes through here, so that the
+training loop (``agents.run``), meta-testing, rendering and the CLI agree on one layout and
+refuse a damaged or unfinished directory with the same one-line errors.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+from agents.config import ConfigError, TrainConfig, load_config, model_label, save_config
+from agents.files import savez_atomic, write_text_atomic
+from agents.plots import safe_name
+from agents.trainer import template_genome
+from sfnn import Genome
+
+
+class RunError(RuntimeError):
+    """A run directory that cannot be used as asked; one line for the user."""
+
+
+def prepare_new_run(cfg: TrainConfig, out: Path) -> Path:
+    """Create the run directory and write the resolved config; never reuse a non-empty one."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise RunError(f"run directory {out} already exists and is not empty: choose another --out, or --resume {out}")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RunError(f"cannot create run directory {out}: {e.strerror}") from None
+    save_config(cfg, out / "config.yaml")
+    return out
+
+
+def load_run_config(run_dir: Path, overrides: list[str] = (), check: bool = True) -> TrainConfig:
+    """A run's config.yaml with ``overrides``; ``check=False``: types only (see ``load_config``)."""
+    path = run_dir / "config.yaml"
+    if not path.is_file():
+        raise RunError(f"{run_dir} is not a run directory (no config.yaml): pass the --out directory of an earlier sfnn train")
+    try:
+        return load_config(path, list(overrides), check=check)
+    except ConfigError as e:  # a damaged config.yaml: say which file
+        raise ConfigError(str(e) if str(path) in str(e) else f"{path}: {e}") from None
+
+
+def check_resumable(run_dir: Path) -> None:
+    ck = run_dir / "checkpoints"
+    if not ck.is_dir() or not any(p.name.isdigit() for p in ck.iterdir()):
+        raise RunError(f"{run_dir} has no checkpoints to resume from: start a new run instead")
+
+
+def save_genomes(path: Path, genomes: dict[str, Genome]) -> None:
+    """Flat float32 vectors, loadable without pickle; the config rebuilds their structure."""
+    savez_atomic(path, {k: np.asarray(ravel_pytree(g)[0], np.float32) for k, g in genomes.items()})
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+    """The per-generation rows of a run's metrics.jsonl (a torn last line is ignored)."""
+    path = run_dir / "metrics.jsonl"
+    if not path.is_file():
+        raise RunError(f"{run_dir} has no metrics.jsonl: pass the --out directory of an sfnn train run")
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            break
+    if not rows:
+        raise RunError(f"{path} holds no generations yet")
+    return rows
+
+
+def load_genome(run_dir: Path, cfg: TrainConfig, which: str = "best") -> Genome:
+    path = run_dir / "genomes.npz"
+    if not path.is_file():
+        raise RunError(f"{path} not found: the run has not finished; resume it with sfnn train --resume {run_dir}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            flat = data[which]
+    except Exception as e:
+        raise RunError(f"{path} is unreadable ({type(e).__name__}): re-run or resume the training") from None
+    ref, unravel = ravel_pytree(template_genome(cfg))
+    if flat.shape != ref.shape or not np.all(np.isfinite(flat)):
+        raise RunError(f"{path} holds a genome of {flat.size} values, expected {ref.size} finite ones for this config")
+    return unravel(jnp.asarray(flat, jnp.float32))
+
+
+def write_metrics(path: Path, metrics: list[dict[str, Any]]) -> None:
+    """Rewrite metrics.jsonl whole and atomically (resume trims it to the checkpoint's generation)."""
+    write_text_atomic(path, "".join(json.dumps(m) + "\n" for m in metrics))
+
+
+def default_run_dir(cfg: TrainConfig) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / safe_name(f"{stamp}-{'_'.join(cfg.envs)}-{model_label(cfg)}")
