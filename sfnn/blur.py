@@ -170,26 +170,3 @@ def step(
     return new, metrics(acts[-1][..., 0], y)
 
 
-def inner_loop(
-    genome: Genome,
-    weights: Weights,
-    xs: jax.Array,
-    ys: jax.Array,
-    x_eval: jax.Array | None = None,
-    y_eval: jax.Array | None = None,
-) -> tuple[Weights, dict[str, jax.Array]]:
-    """T learning steps as one ``lax.scan`` over batches xs (T, B, d_in), ys (T, B) int.
-
-    Returns the final weights and per-step metrics (T,): ``acc``/``loss``/``xent`` on each batch
-    before its update and, if an eval set is given, ``eval_*`` on it after the update.
-    """
-
-    def body(w: Weights, batch: tuple[jax.Array, jax.Array]):
-        w, m = step(genome, w, *batch)
-        if x_eval is not None:
-            m.update(
-                {f"eval_{k}": v for k, v in metrics(readout(genome, w, x_eval), y_eval).items()}
-            )
-        return w, m
-
-    return jax.lax.scan(body, weights, (xs, ys))

@@ -202,30 +202,6 @@ def step(
     return state, blur.metrics(logits, y)
 
 
-def inner_loop(
-    genome: Genome,
-    state: State,
-    xs: jax.Array,
-    ys: jax.Array,
-    x_eval: jax.Array | None = None,
-    y_eval: jax.Array | None = None,
-) -> tuple[State, dict[str, jax.Array]]:
-    """T learning steps as one ``lax.scan`` over batches xs (T, B, d_in), ys (T, B) int.
-
-    Returns the final state and per-step metrics (T,) as ``sfnn.blur.inner_loop`` does:
-    ``acc``/``loss``/``xent`` on each batch before its update and, with an eval set,
-    ``eval_*`` on it after the update.
-    """
-
-    def body(s: State, batch: tuple[jax.Array, jax.Array]):
-        s, met = step(genome, s, *batch)
-        if x_eval is not None:
-            met.update({f"eval_{k}": v for k, v in blur.metrics(readout(genome, s, x_eval), y_eval).items()})
-        return s, met
-
-    return jax.lax.scan(body, state, (xs, ys))
-
-
 # ------------------------------------------------------------------------------ reinforcement
 
 

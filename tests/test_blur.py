@@ -1,11 +1,20 @@
-"""BLUR: the backprop genome reproduces SGD exactly; genomes are size-free, matter, and learn."""
+"""BLUR: the backprop genome reproduces SGD exactly; genomes are size-free, matter, and learn.
+
+Multi-step runs go through what training runs: ``blur.step`` scanned over batches, and the
+registry's ``curve`` (``agents.supervised.learners.SUPERVISED["blur"]``) for held-out scores.
+"""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from agents.config import load_config
+from agents.supervised.learners import SUPERVISED
+from agents.supervised.tasks import BASELINE_FAN_IN_POW, Task, mlp_run
 from sfnn import blur
+
+CFG = load_config("configs/blur_digits.yaml", check=False)
 
 
 def mlp(ws, x, fan_in_pow):
@@ -22,8 +31,14 @@ def mlp_loss(ws, x, y, fan_in_pow):
     return 0.5 * jnp.mean(jnp.sum((mlp(ws, x, fan_in_pow) - t) ** 2, -1))
 
 
-inner_loop = jax.jit(blur.inner_loop)
+@jax.jit
+def inner_loop(genome, weights, xs, ys):
+    """T steps of ``blur.step`` over batches (T, B, d): the final weights and each batch's metrics."""
+    return jax.lax.scan(lambda w, b: blur.step(genome, w, *b), weights, (xs, ys))
+
+
 step = jax.jit(blur.step)
+curve = jax.jit(lambda g, task: SUPERVISED["blur"].curve(CFG, g, task))
 grad = jax.jit(jax.grad(mlp_loss), static_argnums=3)
 
 
@@ -100,7 +115,7 @@ def test_vmap_over_genomes():
     gs = jax.vmap(lambda k: blur.init_genome(k, 2))(jax.random.split(jax.random.PRNGKey(0), 3))
     w = blur.init_weights(jax.random.PRNGKey(1), [4, 6, 3], 2)
     xs, ys = batches(7, 3, 5, 4, 3)
-    final, m = jax.jit(jax.vmap(blur.inner_loop, in_axes=(0, None, None, None)))(gs, w, xs, ys)
+    final, m = jax.jit(jax.vmap(inner_loop, in_axes=(0, None, None, None)))(gs, w, xs, ys)
     assert final[0].shape == (3, 4, 6, 2) and m["acc"].shape == (3, 3)
 
 
@@ -113,7 +128,25 @@ def test_backprop_genome_learns_separable_task():
     ys, y_eval = np.argmax(xs @ teacher, -1), np.argmax(x_eval @ teacher, -1)
     g = blur.backprop_genome(2, lr=0.2, fan_in_pow=0.5)
     w = blur.init_weights(jax.random.PRNGKey(1), [d, 16, n_classes], 2, tied=True)
-    _, m = inner_loop(g, w, xs, ys, x_eval, y_eval)
-    assert float(m["eval_acc"][0]) < 0.7
-    assert float(m["eval_acc"][-10:].mean()) > 0.9
-    assert float(m["eval_loss"][-1]) < float(m["eval_loss"][0])
+    m = curve(g, Task(xs, ys, x_eval, y_eval, w))  # held-out scores before and after each step
+    assert m["acc"].shape == (steps + 1,)
+    assert float(m["acc"][0]) < 0.7
+    assert float(m["acc"][-10:].mean()) > 0.9
+    assert float(m["loss"][-1]) < float(m["loss"][0])
+
+
+@pytest.mark.parametrize("K", [2, 3])
+def test_the_registry_curve_of_the_backprop_genome_is_the_sgd_baseline(K):
+    """What meta-training and meta-testing run for BLUR (the registry's curve) from the backprop
+    genome equals the SGD baseline (``jax.grad`` and optax) on the same task, step by step."""
+    rng = np.random.default_rng(4)
+    xs = jnp.asarray(rng.standard_normal((12, 8, 6)), jnp.float32)
+    ys = jnp.asarray(rng.integers(0, 3, (12, 8)), jnp.int32)
+    x_val = jnp.asarray(rng.standard_normal((40, 6)), jnp.float32)
+    y_val = jnp.asarray(rng.integers(0, 3, 40), jnp.int32)
+    w = blur.init_weights(jax.random.PRNGKey(2), [6, 9, 3], K, scale=0.5, tied=True)
+    task = Task(xs, ys, x_val, y_val, w)
+    ours = curve(blur.backprop_genome(K, 0.3, BASELINE_FAN_IN_POW), task)
+    ref = jax.jit(lambda t: mlp_run("sgd", 0.3, t))(task)
+    np.testing.assert_allclose(ours["loss"], ref["loss"], rtol=1e-5, atol=1e-6)
+    assert float(ref["loss"][-1]) < float(ref["loss"][0])  # it did learn
