@@ -41,6 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
                                                      "training's count, beside each environment's inputs and outputs)")
     m.add_argument("--max-steps", type=int, help="environment runs: episode cap (default: each environment's own; the "
                                                 "run's for environments it trained on)")
+    m.add_argument("--episode-mode", choices=["window", "consecutive"],
+                   help="environment runs: the authors' fixed-length windows or episodes back to back (default: "
+                        "the run's lifetime.episode_mode)")
+    m.add_argument("--episodes", type=int, help="environment runs: episodes per lifetime (default: the run's "
+                                                "lifetime.episodes)")
     m.add_argument("--out", type=Path, help="JSON output file (default RUN_DIR/meta_test.json)")
     m.add_argument("--compare", type=Path, action="append", default=[],
                    help="another run (e.g. a baseline) to evaluate on the same lifetimes (repeatable)")
@@ -202,7 +207,8 @@ def cmd_meta_test(args) -> int:
         except ValueError:
             return _fail(f"--hidden {args.hidden!r}: give layer sizes as integers, e.g. 64 or 64,32")
     doc = meta_test(args.run_dir, args.env, args.lifetimes, args.out, steps=args.steps, compare=args.compare,
-                    hidden=hidden, hidden_neurons=args.hidden_neurons, max_steps=args.max_steps)
+                    hidden=hidden, hidden_neurons=args.hidden_neurons, max_steps=args.max_steps,
+                    episode_mode=args.episode_mode, episodes=args.episodes)
     for env, r in doc["results"].items():
         if r["metric"] == "accuracy":
             n = len(r["x"]) - 1

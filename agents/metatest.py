@@ -23,7 +23,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from agents.config import (
-    MAX_LAYER_SIZE, MAX_LAYERS, MAXIMUM, ConfigError, TrainConfig, check_dataset_name, is_supervised, model_label,
+    CHOICES, MAX_LAYER_SIZE, MAX_LAYERS, MAXIMUM, ConfigError, TrainConfig, check_dataset_name, is_supervised,
+    model_label,
 )
 from agents.files import write_json_atomic
 from agents.plots import lifetime_curves, safe_name
@@ -43,6 +44,8 @@ def meta_test(
     hidden: list[int] | None = None,
     hidden_neurons: int | None = None,
     max_steps: int | None = None,
+    episode_mode: str | None = None,
+    episodes: int | None = None,
 ) -> dict[str, Any]:
     """Evaluate the run's final genome on ``envs``; writes JSON and one PNG per environment.
 
@@ -50,6 +53,9 @@ def meta_test(
     (``env_config``): an SFNN has that environment's inputs and outputs and at least the hidden
     neurons it was evolved with (``hidden_neurons`` to set them), and episodes end at the
     environment's own cap (the run's where the run trained on it; ``max_steps`` to set it).
+    ``episode_mode`` (``window`` or ``consecutive``) replaces the run's ``lifetime.episode_mode``,
+    e.g. to report a genome evolved under the authors' windows on episodes back to back as well;
+    ``episodes`` replaces ``lifetime.episodes`` (back to back, 8 episodes can be a few hundred steps).
 
     ``steps`` and ``hidden`` (dataset runs only): inner learning steps (default the run's T) and
     the meta-test network's hidden layers (default the run's ``blur.hidden``). ``compare`` are
@@ -58,15 +64,24 @@ def meta_test(
     """
     cfg = load_run_config(run_dir)
     if is_supervised(cfg):
+        if episode_mode is not None or episodes is not None:
+            raise ConfigError("--episode-mode and --episodes apply to runs in environments; a dataset run has no episodes")
         return meta_test_supervised(run_dir, cfg, envs, lifetimes, out, seed, steps, compare, hidden)
     if steps is not None:
         raise ConfigError("--steps applies to runs on datasets only; an environment lifetime's length is lifetime.episodes")
     if hidden is not None:
         raise ConfigError("--hidden applies to runs on datasets only; for an SFNN's hidden neurons use --hidden-neurons")
+    if episode_mode is not None:
+        if episode_mode not in CHOICES["lifetime.episode_mode"]:
+            raise ConfigError(f"--episode-mode {episode_mode}: choose one of {', '.join(CHOICES['lifetime.episode_mode'])}")
+        cfg = dataclasses.replace(cfg, lifetime=dataclasses.replace(cfg.lifetime, episode_mode=episode_mode))
+    if episodes is not None:
+        cfg = dataclasses.replace(cfg, lifetime=dataclasses.replace(cfg.lifetime, episodes=episodes))
     if hidden_neurons is not None and cfg.model.kind != "sfnn":
         raise ConfigError(f"--hidden-neurons applies to SFNN runs; model.kind={cfg.model.kind} keeps its own network")
     for flag, value, most in (("--hidden-neurons", hidden_neurons, MAXIMUM["model.neurons"]),
-                              ("--max-steps", max_steps, MAXIMUM["lifetime.max_steps"])):
+                              ("--max-steps", max_steps, MAXIMUM["lifetime.max_steps"]),
+                              ("--episodes", episodes, MAXIMUM["lifetime.episodes"])):
         if value is not None and not 1 <= value <= most:
             raise ConfigError(f"{flag}={value} must be a positive count (at most {most})")
     _check_envs(cfg, envs)
@@ -115,6 +130,7 @@ def meta_test(
             "skipped": skipped.get(env, {}),
             "plot": None if png is None else str(png),
             "used_in_training": env in cfg.envs,
+            "episode_mode": cfg.lifetime.episode_mode,
             **per_env[env][1],  # max_steps, and for an SFNN its network's inputs, hidden and outputs
         }
     doc = {"run": str(run_dir), "model": model_label(cfg), "lifetimes": lifetimes,

@@ -54,7 +54,10 @@ def lifetime_curves(
     xlabel: str = "episode in lifetime",
     x: Sequence[float] | None = None,
 ) -> Path:
-    """Performance within a lifetime: mean and spread over lifetimes, one line per agent.
+    """Performance within a lifetime: the mean over lifetimes, one line per agent, and the middle
+    half of the lifetimes (25th to 75th percentile) shaded. Percentiles, not mean ± std: returns
+    are bounded and often bimodal (a lifetime balances the pole or not), and a band of ± std
+    would reach past the bounds.
 
     curves: agent -> array (lifetimes, points); x: the points (default 1, 2, ... episodes).
     """
@@ -62,9 +65,9 @@ def lifetime_curves(
     for name, arr in curves.items():
         arr = np.asarray(arr, dtype=float)
         xs = np.arange(1, arr.shape[1] + 1) if x is None else np.asarray(x)
-        mean, std = arr.mean(0), arr.std(0)
-        ax.plot(xs, mean, marker="o" if len(xs) <= 20 else None, label=name)
-        ax.fill_between(xs, mean - std, mean + std, alpha=0.2)
+        low, high = np.percentile(arr, [25, 75], axis=0)
+        ax.plot(xs, arr.mean(0), marker="o" if len(xs) <= 20 else None, label=name)
+        ax.fill_between(xs, low, high, alpha=0.2)
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.legend()
     fig.tight_layout()

@@ -42,23 +42,46 @@ def sweep(runs: list[Path], envs: list[str], lifetimes: int, out_dir: Path, max_
             continue
         r = doc["results"][env]
         row.update({k: r[k] for k in ("max_steps", "network") if k in r})
-        row["late_mean"] = {a: round(float(np.mean(np.asarray(c)[:, late:])), 2) for a, c in r["agents"].items()}
+        row.update(late_means(r["agents"], late))
         if r.get("skipped"):
             row["refused"] = next(iter(r["skipped"].values()))
         rows.append(row)
     write_json_atomic(out_dir / "sweep.json", rows, indent=1)
-    (out_dir / "sweep.md").write_text(markdown(rows, late) + "\n")
+    (out_dir / "sweep.md").write_text(markdown(rows) + "\n")
     return rows
 
 
-def markdown(rows: list[dict[str, Any]], late: int) -> str:
-    """One line per (run, environment): each agent's late-episode mean return, or the refusal."""
-    lines = ["| run | environment | network (in+hidden+out) | cap | " + " | ".join(
-        f"{a}, episodes {late + 1}–" for a in AGENTS) + " | refused |", "|" + "---|" * (5 + len(AGENTS))]
+def late_means(agents: dict[str, list], late: int) -> dict[str, Any]:
+    """Each agent's mean return over episodes ``late``+1 … (the last episode alone in a lifetime
+    shorter than that), over the lifetimes whose returns are finite; ``diverged`` counts the
+    lifetimes that are not (a plastic state that overflowed), per agent where there are any."""
+    first = max(min(late, min(np.asarray(c).shape[1] for c in agents.values()) - 1), 0)
+    out: dict[str, Any] = {"late_from_episode": first + 1, "late_mean": {}}
+    for a, c in agents.items():
+        c = np.asarray(c, dtype=float)[:, first:]
+        finite = np.all(np.isfinite(c), axis=1)
+        out["late_mean"][a] = round(float(np.mean(c[finite])), 2) if finite.any() else None
+        if not finite.all():
+            out.setdefault("diverged", {})[a] = f"{int((~finite).sum())}/{len(finite)}"
+    return out
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    """One line per (run, environment): each agent's late-episode mean return (lifetimes whose
+    returns were not finite left out and counted), or the refusal."""
+    lines = ["| run | environment | network (in+hidden+out) | cap | episodes | " + " | ".join(AGENTS)
+             + " | refused |", "|" + "---|" * (6 + len(AGENTS))]
     for r in rows:
         net = r.get("network")
         size = f"{net['inputs']}+{net['hidden']}+{net['outputs']}" if net else "—"
-        means = [f"{r['late_mean'][a]:g}" if a in r.get("late_mean", {}) else "—" for a in AGENTS]
-        lines.append(f"| {Path(r['run']).name} | {r['env']} | {size} | {r.get('max_steps', '—')} | "
-                     + " | ".join(means) + f" | {r.get('refused', '')} |")
+        cells = []
+        for a in AGENTS:
+            mean = r.get("late_mean", {}).get(a, "—")
+            cell = "diverged" if mean is None else mean if mean == "—" else f"{mean:g}"
+            if a in r.get("diverged", {}) and mean is not None:
+                cell += f" ({r['diverged'][a]} lifetimes diverged)"
+            cells.append(cell)
+        episodes = f"{r['late_from_episode']}–" if "late_from_episode" in r else "—"
+        lines.append(f"| {Path(r['run']).name} | {r['env']} | {size} | {r.get('max_steps', '—')} | {episodes} | "
+                     + " | ".join(cells) + f" | {r.get('refused', '')} |")
     return "\n".join(lines)

@@ -59,3 +59,42 @@ def test_sweep_gives_a_result_or_a_refusal_for_every_pair(tmp_path, cli):
         assert row.get("max_steps", 3) == 3
     assert all("late_mean" in row for row in rows)  # the authors' discrete initial action does not stop PointRobot
     assert "| multi_env | DeepSea-bsuite | 64+23+2 | 3 |" in (tmp_path / "sweep.md").read_text()
+
+
+def test_episode_mode_at_meta_test(tmp_path, capsys):
+    """``--episode-mode`` and ``--episodes`` replace the run's: the authors' windows (every window as
+    long as the cap, whatever happens) against episodes back to back (each ends where the pole falls)."""
+    from agents.cli import main as sfnn_main
+
+    run = Path("pretrained/authors_cartpole")  # evolved under windows
+    docs = {}
+    for mode in ("window", "consecutive"):
+        out = tmp_path / f"{mode}.json"
+        assert sfnn_main(["meta-test", str(run), "--env", "CartPole-v1", "--lifetimes", "2", "--max-steps", "60",
+                          "--episode-mode", mode, "--out", str(out)]) == 0
+        docs[mode] = json.loads(out.read_text())["results"]["CartPole-v1"]
+        assert docs[mode]["episode_mode"] == mode
+    assert docs["window"]["agents"]["evolved"] != docs["consecutive"]["agents"]["evolved"]
+    out = tmp_path / "longer.json"
+    assert sfnn_main(["meta-test", str(run), "--env", "CartPole-v1", "--lifetimes", "2", "--max-steps", "60",
+                      "--episode-mode", "consecutive", "--episodes", "12", "--out", str(out)]) == 0
+    longer = json.loads(out.read_text())["results"]["CartPole-v1"]
+    assert np.asarray(longer["agents"]["frozen"]).shape == (2, 12) and longer["x"] == list(range(1, 13))
+    # the first 8 episodes of a longer lifetime are the 8 of the shorter one: same wirings and seeds
+    np.testing.assert_array_equal(np.asarray(longer["agents"]["frozen"])[:, :8], docs["consecutive"]["agents"]["frozen"])
+    assert sfnn_main(["meta-test", str(run), "--env", "CartPole-v1", "--episode-mode", "sometimes"]) == 2
+    assert "--episode-mode" in capsys.readouterr().err
+
+
+def test_sweep_table_handles_short_and_diverged_lifetimes():
+    """A 3-episode lifetime is averaged from its last episode (not an empty slice: nan), and a
+    lifetime whose returns are not finite is left out of the mean and counted, never printed as nan."""
+    from agents.sweep import late_means, markdown
+
+    nan = float("nan")
+    out = late_means({"evolved": [[1, 2, 3], [1, 2, nan]], "frozen": [[1, 1, 1], [2, 2, 2]], "random": [[nan] * 3] * 2}, 3)
+    assert out["late_from_episode"] == 3
+    assert out["late_mean"] == {"evolved": 3.0, "frozen": 1.5, "random": None}
+    assert out["diverged"] == {"evolved": "1/2", "random": "2/2"}
+    table = markdown([{"run": "runs/x", "env": "E", "max_steps": 9, **out}])
+    assert "| x | E | — | 9 | 3– | 3 (1/2 lifetimes diverged) | 1.5 | diverged |" in table and "nan" not in table
