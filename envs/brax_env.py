@@ -36,6 +36,7 @@ from envs.adapter import EnvAdapter, UnknownEnvError, obs_permutation, parse_env
 BACKENDS = ("spring", "positional", "generalized", "mjx")
 DEFAULT_BACKEND = "spring"
 ONLY_BACKENDS = {"swimmer": ("generalized",)}
+FLUID_MODELS = ("swimmer",)  # models with fluid forces (their MJCF sets a viscosity): see _clip_takes_a_min
 RESETS = ("first", "fresh")
 DEFAULT_MAX_STEPS = 1000
 
@@ -127,10 +128,26 @@ def _split(base: str, opts: dict[str, str], name: str) -> tuple[str, str, str, s
     return short, backend, reset, perm, _parse_args(name, short, opts)
 
 
+def _clip_takes_a_min() -> bool:
+    """Whether ``jnp.clip`` still accepts ``a_min``, which brax's fluid model passes (removed in
+    JAX 0.10): a model with fluid forces would otherwise fail deep inside its first step."""
+    return "a_min" in inspect.signature(jnp.clip).parameters
+
+
+def _check_fluid(name: str, backend: str, fluid: bool) -> None:
+    if fluid and backend != "mjx" and not _clip_takes_a_min():
+        raise UnknownEnvError(
+            f"{name} cannot run with this JAX: brax's fluid forces (this model's viscosity) call "
+            f"jnp.clip(a_min=...), which JAX {jax.__version__} no longer accepts; no brax release fixes it yet"
+        )
+
+
 def check_brax_name(name: str) -> None:
-    """Raise UnknownEnvError (one line, with suggestions) for an unknown name, backend or variant."""
+    """Raise UnknownEnvError (one line, with suggestions) for an unknown name, backend or variant,
+    or a model this JAX cannot step (checked from the name: building a model takes seconds)."""
     base, opts = parse_env_name(name)
-    _split(base, opts, name)
+    short, backend, *_ = _split(base, opts, name)
+    _check_fluid(name, backend, short in FLUID_MODELS)
 
 
 @lru_cache(maxsize=None)
@@ -167,6 +184,8 @@ def make_brax_env(name: str, max_steps: int | None = None) -> EnvAdapter:
     base, opts = parse_env_name(name)
     short, backend, reset_mode, perm_seed, args = _split(base, opts, name)
     env = brax_env(short, backend, tuple(sorted(args.items())))
+    if getattr(getattr(env, "sys", None), "enable_fluid", False):  # a model FLUID_MODELS does not list yet
+        _check_fluid(name, backend, fluid=True)
     cap = int(max_steps) if max_steps is not None else DEFAULT_MAX_STEPS
     shape = jax.eval_shape(env.reset, jax.random.key(0))  # traced, never run: no unjitted reset
     obs_size = int(np.prod(shape.obs.shape))
