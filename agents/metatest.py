@@ -23,8 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from agents.config import (
-    CHOICES, MAX_LAYER_SIZE, MAX_LAYERS, MAXIMUM, ConfigError, TrainConfig, check_dataset_name, is_supervised,
-    model_label,
+    MAX_LAYER_SIZE, MAX_LAYERS, MAXIMUM, ConfigError, TrainConfig, check_dataset_name, is_supervised, model_label,
 )
 from agents.files import write_json_atomic
 from agents.plots import lifetime_curves, safe_name
@@ -62,26 +61,21 @@ def meta_test(
     other runs (baselines, other placements, other dataset learners) evaluated on the same
     environments or datasets and seeds, with this run's lifetime length or inner steps.
     """
-    cfg = load_run_config(run_dir)
+    # the lifetime options as config overrides: the config's own checks (choices, bounds) apply to them
+    lifetime = [f"lifetime.{k}={v}" for k, v in (("episode_mode", episode_mode), ("episodes", episodes)) if v is not None]
+    cfg = load_run_config(run_dir, lifetime)
     if is_supervised(cfg):
-        if episode_mode is not None or episodes is not None:
+        if lifetime:
             raise ConfigError("--episode-mode and --episodes apply to runs in environments; a dataset run has no episodes")
         return meta_test_supervised(run_dir, cfg, envs, lifetimes, out, seed, steps, compare, hidden)
     if steps is not None:
         raise ConfigError("--steps applies to runs on datasets only; an environment lifetime's length is lifetime.episodes")
     if hidden is not None:
         raise ConfigError("--hidden applies to runs on datasets only; for an SFNN's hidden neurons use --hidden-neurons")
-    if episode_mode is not None:
-        if episode_mode not in CHOICES["lifetime.episode_mode"]:
-            raise ConfigError(f"--episode-mode {episode_mode}: choose one of {', '.join(CHOICES['lifetime.episode_mode'])}")
-        cfg = dataclasses.replace(cfg, lifetime=dataclasses.replace(cfg.lifetime, episode_mode=episode_mode))
-    if episodes is not None:
-        cfg = dataclasses.replace(cfg, lifetime=dataclasses.replace(cfg.lifetime, episodes=episodes))
     if hidden_neurons is not None and cfg.model.kind != "sfnn":
         raise ConfigError(f"--hidden-neurons applies to SFNN runs; model.kind={cfg.model.kind} keeps its own network")
     for flag, value, most in (("--hidden-neurons", hidden_neurons, MAXIMUM["model.neurons"]),
-                              ("--max-steps", max_steps, MAXIMUM["lifetime.max_steps"]),
-                              ("--episodes", episodes, MAXIMUM["lifetime.episodes"])):
+                              ("--max-steps", max_steps, MAXIMUM["lifetime.max_steps"])):
         if value is not None and not 1 <= value <= most:
             raise ConfigError(f"{flag}={value} must be a positive count (at most {most})")
     _check_envs(cfg, envs)

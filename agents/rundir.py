@@ -47,8 +47,9 @@ def load_run_config(run_dir: Path, overrides: list[str] = (), check: bool = True
         raise RunError(f"{run_dir} is not a run directory (no config.yaml): pass the --out directory of an earlier sfnn train")
     try:
         return load_config(path, list(overrides), check=check)
-    except ConfigError as e:  # a damaged config.yaml: say which file
-        raise ConfigError(str(e) if str(path) in str(e) else f"{path}: {e}") from None
+    except ConfigError as e:  # a damaged config.yaml: say which file (not when the bad value is an override)
+        msg, overridden = str(e), {o.split("=", 1)[0] for o in overrides}
+        raise ConfigError(msg if str(path) in msg or msg.split("=", 1)[0] in overridden else f"{path}: {msg}") from None
 
 
 def check_resumable(run_dir: Path) -> None:

@@ -74,13 +74,15 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         net = r.get("network")
         size = f"{net['inputs']}+{net['hidden']}+{net['outputs']}" if net else "—"
+        means, diverged = r.get("late_mean", {}), r.get("diverged", {})
         cells = []
         for a in AGENTS:
-            mean = r.get("late_mean", {}).get(a, "—")
-            cell = "diverged" if mean is None else mean if mean == "—" else f"{mean:g}"
-            if a in r.get("diverged", {}) and mean is not None:
-                cell += f" ({r['diverged'][a]} lifetimes diverged)"
-            cells.append(cell)
+            if a not in means:
+                cells.append("—")
+            elif means[a] is None:  # every lifetime diverged
+                cells.append("diverged")
+            else:
+                cells.append(f"{means[a]:g}" + (f" ({diverged[a]} lifetimes diverged)" if a in diverged else ""))
         episodes = f"{r['late_from_episode']}–" if "late_from_episode" in r else "—"
         lines.append(f"| {Path(r['run']).name} | {r['env']} | {size} | {r.get('max_steps', '—')} | {episodes} | "
                      + " | ".join(cells) + f" | {r.get('refused', '')} |")

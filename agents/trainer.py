@@ -6,9 +6,9 @@ minimises; ``evosax_fitness`` is the one place where the sign is flipped.
 
 The learner decides only how a population is evaluated: SFNN lifetimes in environments
 (``agents.evaluate``) or inner learning runs on dataset tasks (``agents.supervised.meta``, for
-every learner of ``agents.supervised.learners``). ``blur.meta=gradient`` replaces ask/tell by an Adam step on the
-learner's meta-gradient, behind the same ``generation(state, gen)`` so that runs, checkpoints
-and resume are shared.
+every learner of ``agents.supervised.learners``). ``blur.meta=gradient`` replaces ask/tell by an
+Adam step on the learner's meta-gradient, behind the same ``generation(state, gen)`` so that
+runs, checkpoints and resume are shared.
 """
 
 from __future__ import annotations

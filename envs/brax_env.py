@@ -184,8 +184,7 @@ def make_brax_env(name: str, max_steps: int | None = None) -> EnvAdapter:
     base, opts = parse_env_name(name)
     short, backend, reset_mode, perm_seed, args = _split(base, opts, name)
     env = brax_env(short, backend, tuple(sorted(args.items())))
-    if getattr(getattr(env, "sys", None), "enable_fluid", False):  # a model FLUID_MODELS does not list yet
-        _check_fluid(name, backend, fluid=True)
+    _check_fluid(name, backend, bool(getattr(getattr(env, "sys", None), "enable_fluid", False)))  # also unlisted models
     cap = int(max_steps) if max_steps is not None else DEFAULT_MAX_STEPS
     shape = jax.eval_shape(env.reset, jax.random.key(0))  # traced, never run: no unjitted reset
     obs_size = int(np.prod(shape.obs.shape))

@@ -84,6 +84,10 @@ def test_episode_mode_at_meta_test(tmp_path, capsys):
     np.testing.assert_array_equal(np.asarray(longer["agents"]["frozen"])[:, :8], docs["consecutive"]["agents"]["frozen"])
     assert sfnn_main(["meta-test", str(run), "--env", "CartPole-v1", "--episode-mode", "sometimes"]) == 2
     assert "--episode-mode" in capsys.readouterr().err
+    # the config's own bounds apply, and the error names the value given, not the run's config.yaml
+    assert sfnn_main(["meta-test", str(run), "--env", "CartPole-v1", "--episodes", "0", "--out", str(tmp_path / "no.json")]) == 2
+    err = capsys.readouterr().err
+    assert "lifetime.episodes=0 must be at least 1" in err and "config.yaml" not in err
 
 
 def test_sweep_table_handles_short_and_diverged_lifetimes():
