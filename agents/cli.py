@@ -155,6 +155,10 @@ def cmd_train(args) -> int:
                           "(random-policy mean, best random episode); set fitness.ranges to fix it")
             resolve_sizes(cfg)  # a baseline's genome shape is saved with the run
         population_devices(cfg)  # enough devices, and a population they divide
+        if cfg.strategy.init_from is not None:
+            from agents.trainer import start_genome_from
+
+            start_genome_from(cfg)  # a warm start of the wrong model fails before anything is written
         if primary:
             prepare_new_run(cfg, run_dir)
     if not primary:  # computes its share of every generation; process 0 writes the run directory

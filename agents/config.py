@@ -59,7 +59,7 @@ class LifetimeConfig:
 @dataclass
 class FitnessConfig:
     kind: str = "normalized_weighted"  # normalized_weighted (authors) | mean (plain mean return)
-    combine: str = "product"  # several envs: product (authors) | mean
+    combine: str = "product"  # several envs: product (authors) | mean | geomean (geometric mean, each factor floored at 0.001)
     ranges: dict[str, list[float]] = field(default_factory=dict)  # extra [low, high] return ranges
 
 
@@ -70,6 +70,7 @@ class StrategyConfig:
     generations: int = 100
     sigma_init: float = 0.1  # initial search scale
     init_mean: str = "random"  # where the search starts: random (a lecun/orthogonal genome from the seed) | zeros (authors)
+    init_from: Optional[str] = None  # a run or pretrained directory (or its genomes.npz): start at its best genome instead (same model)
     fitness_shaping: Optional[str] = None  # null: the algorithm's own | centered_rank | standardize | normalize | raw (gradient-style algorithms only)
     optimizer: Optional[str] = None  # null: the algorithm's own | sgd | adam (gradient-style algorithms: Open_ES, SNES, PGPE, ...)
     lr: Optional[float] = None  # that optimizer's learning rate; null: the algorithm's own (needed when optimizer is set)
@@ -202,7 +203,7 @@ CHOICES = {
     "lifetime.wiring": ("fresh", "shared", "fixed"),
     "lifetime.obs_norm": ("none", "running", "fixed"),
     "fitness.kind": ("normalized_weighted", "mean"),
-    "fitness.combine": ("product", "mean"),
+    "fitness.combine": ("product", "mean", "geomean"),
     "log.wandb": ("offline", "online", "disabled"),
     "blur.objective": ("accuracy", "loss"),
     "blur.meta": ("es", "gradient"),

@@ -35,10 +35,20 @@ def lifetime_fitness(returns: jax.Array, kind: str, return_range: tuple[float, f
     raise ValueError(f"unknown fitness kind {kind!r}")
 
 
+GEOMEAN_FLOOR = 1e-3
+
+
 def combine_envs(per_env: jax.Array, how: str) -> jax.Array:
-    """Combine fitness across environments (last axis): the authors' product, or the mean."""
+    """Combine fitness across environments (last axis): the authors' product, the mean, or the
+    geometric mean of factors floored at GEOMEAN_FLOOR. The geometric mean ranks members as the
+    product does (every environment must improve) but without its zero trap: an environment at
+    the bottom of its range for the whole population no longer makes every fitness 0, it only
+    stops mattering until a member lifts it off the floor. The mean lets evolution neglect an
+    environment whose normalised score moves little."""
     if how == "product":
         return jnp.prod(per_env, axis=-1)
     if how == "mean":
         return jnp.mean(per_env, axis=-1)
+    if how == "geomean":
+        return jnp.exp(jnp.mean(jnp.log(jnp.maximum(per_env, GEOMEAN_FLOOR)), axis=-1))
     raise ValueError(f"unknown combination {how!r}")

@@ -20,7 +20,7 @@ from jax.flatten_util import ravel_pytree
 from agents.config import ConfigError, TrainConfig, load_config, model_label, save_config
 from agents.files import savez_atomic, write_text_atomic
 from agents.plots import safe_name
-from agents.trainer import template_genome
+from agents.trainer import read_genome
 from sfnn import Genome
 
 
@@ -84,14 +84,9 @@ def load_genome(run_dir: Path, cfg: TrainConfig, which: str = "best") -> Genome:
     if not path.is_file():
         raise RunError(f"{path} not found: the run has not finished; resume it with sfnn train --resume {run_dir}")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            flat = data[which]
-    except Exception as e:
-        raise RunError(f"{path} is unreadable ({type(e).__name__}): re-run or resume the training") from None
-    ref, unravel = ravel_pytree(template_genome(cfg))
-    if flat.shape != ref.shape or not np.all(np.isfinite(flat)):
-        raise RunError(f"{path} holds a genome of {flat.size} values, expected {ref.size} finite ones for this config")
-    return unravel(jnp.asarray(flat, jnp.float32))
+        return read_genome(path, cfg, which)
+    except ValueError as e:
+        raise RunError(f"{e}: re-run or resume the training") from None
 
 
 def write_metrics(path: Path, metrics: list[dict[str, Any]]) -> None:

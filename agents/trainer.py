@@ -17,6 +17,7 @@ import functools
 import inspect
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import jax
@@ -25,6 +26,7 @@ import numpy as np
 import optax
 from evosax.algorithms import distribution_based_algorithms
 from evosax.core import fitness_shaping as shaping
+from jax.flatten_util import ravel_pytree
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from agents.config import ConfigError, StrategyConfig, TrainConfig, check_strategy, is_supervised
@@ -85,6 +87,31 @@ def template_genome(cfg: TrainConfig, key: jax.Array | None = None) -> Any:
 
         return learner(cfg).template(cfg, key)
     return genome_template(cfg, key)
+
+
+def read_genome(path: Path, cfg: TrainConfig, which: str = "best") -> Genome:
+    """The genome ``which`` of a run's ``genomes.npz`` (or a directory holding one), checked
+    against this config's genome: a start or a meta-test must not silently reinterpret values."""
+    path = path / "genomes.npz" if path.is_dir() else path
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            flat = data[which]
+    except Exception as e:
+        raise ValueError(f"{path} is unreadable ({type(e).__name__})") from None
+    ref, unravel = ravel_pytree(template_genome(cfg))
+    if flat.shape != ref.shape or not np.all(np.isfinite(flat)):
+        raise ValueError(f"{path} holds a genome of {flat.size} values, expected {ref.size} finite ones for this config")
+    return unravel(jnp.asarray(flat, jnp.float32))
+
+
+def start_genome_from(cfg: TrainConfig) -> Genome:
+    """``strategy.init_from``'s best genome, or a ConfigError that says why it cannot start this run."""
+    try:
+        return read_genome(Path(cfg.strategy.init_from), cfg)
+    except (FileNotFoundError, ValueError) as e:
+        raise ConfigError(f"strategy.init_from={cfg.strategy.init_from!r}: {e}") from None
 
 
 def local_devices(requested: int) -> list[jax.Device]:
@@ -183,7 +210,10 @@ class Trainer:
 
     def start_genome(self) -> Genome:
         """The genome the search starts from: random, of the template's scale, keyed by the seed;
-        or all zeros (``strategy.init_mean=zeros``, the authors' start: evosax's default mean)."""
+        or all zeros (``strategy.init_mean=zeros``, the authors' start: evosax's default mean);
+        or another run's best genome (``strategy.init_from``: a warm start, e.g. from a solved task)."""
+        if self.cfg.strategy.init_from is not None:
+            return start_genome_from(self.cfg)
         genome = template_genome(self.cfg, self._start_keys()[1])
         if self.cfg.strategy.init_mean == "zeros":
             return jax.tree.map(jnp.zeros_like, genome)

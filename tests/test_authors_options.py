@@ -5,6 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jax.flatten_util import ravel_pytree
 
 from conftest import TINY
 from agents.config import ConfigError, load_config
@@ -124,3 +125,34 @@ def test_the_authors_network_frozen_ignores_its_observations():
                 assert actions[1:] == [1 - a for a in actions[:-1]], actions  # alternates
             else:
                 assert len(set(actions[1:])) == 1, actions  # repeats
+
+
+def test_geometric_mean_ranks_as_the_product_without_its_zero_trap():
+    """``fitness.combine=geomean``: where every environment is off the floor it orders members as
+    the authors' product does; where one environment is at 0 for everyone, the product makes every
+    member equal (no signal) while the geometric mean still orders them by the other two."""
+    from agents.fitness import combine_envs
+
+    lifted = jnp.array([[0.9, 0.2, 0.1], [0.5, 0.5, 0.3], [0.2, 0.9, 0.2], [0.7, 0.1, 0.05]])
+    np.testing.assert_array_equal(jnp.argsort(combine_envs(lifted, "geomean")),
+                                  jnp.argsort(combine_envs(lifted, "product")))
+    np.testing.assert_allclose(combine_envs(lifted[1], "geomean"), (0.5 * 0.5 * 0.3) ** (1 / 3), rtol=1e-6)
+    trapped = lifted.at[:, 2].set(0.0)
+    assert float(jnp.ptp(combine_envs(trapped, "product"))) == 0.0
+    np.testing.assert_array_equal(jnp.argsort(combine_envs(trapped, "geomean")),
+                                  jnp.argsort(trapped[:, 0] * trapped[:, 1]))
+
+
+def test_init_from_starts_the_search_at_another_runs_genome(tmp_path, cli):
+    """``strategy.init_from``: a three-environment search starts at the shipped CartPole genome
+    (same model), its mean that genome value for value; a genome of another size (channels), or a missing
+    file, is refused by name before the CLI creates a run directory."""
+    cfg = load_config("configs/three_env.yaml", [*TINY, "strategy.init_from=pretrained/cartpole_475"])
+    tr = Trainer.build(cfg)
+    want = np.load("pretrained/cartpole_475/genomes.npz", allow_pickle=False)["best"]
+    np.testing.assert_array_equal(ravel_pytree(tr.mean_genome(tr.init_state()))[0], want)
+    for override, hint in [("model.channels=3", "expected"), ("strategy.init_from=pretrained/nothing_here", "not found")]:
+        out = tmp_path / "never"
+        r = cli("train", "configs/three_env.yaml", *TINY, override, "--out", str(out))
+        assert r.returncode == 2 and "strategy.init_from" in r.stderr and hint in r.stderr, r.stderr
+        assert not out.exists()
