@@ -137,23 +137,9 @@ def cmd_train(args) -> int:
         run_dir = args.out or default_run_dir(cfg)
         from agents.trainer import population_devices
 
-        from agents.config import is_supervised
+        from agents.family import family
 
-        if is_supervised(cfg):
-            from agents.supervised.tasks import load_sources
-
-            load_sources(cfg)  # fail on unreadable files or impossible class subsets before creating anything
-        else:
-            from agents.evaluate import env_tasks
-
-            from agents.policy import resolve_sizes
-
-            for task in env_tasks(cfg):  # fail on impossible combinations before creating anything
-                if task.range_source == "estimated" and primary:
-                    lo, hi = task.return_range
-                    print(f"{task.env.name}: return range for fitness estimated as [{lo:.1f}, {hi:.1f}] "
-                          "(random-policy mean, best random episode); set fitness.ranges to fix it")
-            resolve_sizes(cfg)  # a baseline's genome shape is saved with the run
+        family(cfg).check(cfg, primary)  # fail on unreadable files or impossible combinations before creating anything
         population_devices(cfg)  # enough devices, and a population they divide
         if cfg.strategy.init_from is not None:
             from agents.trainer import start_genome_from
@@ -252,14 +238,8 @@ def cmd_bench(args) -> int:
         return 0
     # as in `sfnn train`: join the other processes (parallel.processes > 1) before JAX's backend starts
     primary = _join(load_config(config, overrides, check=False))
-    from agents.config import is_supervised
-
     cfg = load_config(config, overrides)
-    from agents.bench import bench, bench_datasets
-
-    if is_supervised(cfg):
-        print(json.dumps(bench_datasets(cfg, args.generations)))
-        return 0
+    from agents.bench import bench
 
     result = bench(cfg, args.generations)  # every process times the same generations
     if primary:
@@ -334,7 +314,7 @@ def cmd_envs(args) -> int:
 
 
 def cmd_render(args) -> int:
-    from agents.render import render_run
+    from agents.rl.render import render_run
 
     out = render_run(args.run_dir, args.env, args.seed)
     print(f"episode returns in the rendered lifetime: {out['episode_returns']}")

@@ -85,7 +85,7 @@ class LogConfig:
     final_lifetimes: int = 16  # lifetimes of the best genome evaluated for the summary
     progress: bool = True
     render: bool = True  # brax runs: render a lifetime of the final genome (HTML + GIF) into the run directory
-    figures: bool = True  # sfnn runs: wiring graph and plastic-vector heat-map of the final genome (agents/viz.py)
+    figures: bool = True  # sfnn runs: wiring graph and plastic-vector heat-map of the final genome (agents/rl/viz.py)
 
 
 @dataclass

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 

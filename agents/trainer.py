@@ -5,7 +5,7 @@ function of (seed, config) and a resumed run repeats an uninterrupted one exactl
 minimises; ``evosax_fitness`` is the one place where the sign is flipped.
 
 The learner decides only how a population is evaluated: SFNN lifetimes in environments
-(``agents.evaluate``) or inner learning runs on dataset tasks (``agents.supervised.meta``, for
+(``agents.rl.evaluate``) or inner learning runs on dataset tasks (``agents.supervised.meta``, for
 every learner of ``agents.supervised.learners``). ``blur.meta=gradient`` replaces ask/tell by an
 Adam step on the learner's meta-gradient, behind the same ``generation(state, gen)`` so that
 runs, checkpoints and resume are shared.
@@ -31,8 +31,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from agents.config import ConfigError, StrategyConfig, TrainConfig, check_strategy, is_supervised
 from agents.devices import CPU_CHUNK, cpu_device_count, splittable_members
-from agents.evaluate import env_tasks, population_fitness
-from agents.policy import genome_template
+from agents.family import family
 from sfnn import Genome, genome_size
 
 # strategy.fitness_shaping: what a gradient-style algorithm's update sees of the (minimised) fitness
@@ -82,11 +81,7 @@ def make_strategy(name: str, population: int, template: Genome, sigma: float, **
 
 def template_genome(cfg: TrainConfig, key: jax.Array | None = None) -> Any:
     """A genome of the configured learner (``model.kind``); with ``key``, a random starting one."""
-    if is_supervised(cfg):
-        from agents.supervised.learners import learner
-
-        return learner(cfg).template(cfg, key)
-    return genome_template(cfg, key)
+    return family(cfg).template(cfg, key)
 
 
 def read_genome(path: Path, cfg: TrainConfig, which: str = "best") -> Genome:
@@ -178,26 +173,23 @@ class Trainer:
     run_key: jax.Array
     devices: list[jax.Device]
     generation: Callable[[Any, jax.Array], tuple[Any, dict[str, jax.Array]]]
+    gradient_init: Callable[[TrainConfig, Genome], Any] | None = None  # the meta-gradient's state from a genome
 
     @classmethod
     def build(cls, cfg: TrainConfig) -> "Trainer":
         single_threaded_blas()
-        template = template_genome(cfg)
+        fam = family(cfg)
+        template = fam.template(cfg, None)
         run_key = jax.random.key(cfg.seed)
         devices = population_devices(cfg)
-        data: Any = ()
-        if is_supervised(cfg):
-            from agents.supervised import meta, tasks as dataset_tasks
-
-            tasks = dataset_tasks.load_sources(cfg)
-            data = dataset_tasks.datas(tasks)
-            if cfg.blur.meta == "gradient":
-                step = meta.gradient_generation_fn(cfg, tasks, run_key)
-                return cls(cfg, tasks, None, None, template, run_key, devices, lambda s, g: step(s, g, data))
-            evaluate = meta.es_evaluator(cfg, tasks, run_key)
-        else:
-            tasks = env_tasks(cfg)
-            evaluate = _sfnn_evaluator(cfg, tasks, run_key, devices)
+        tasks = fam.tasks(cfg)
+        data = fam.data(tasks)
+        gradient = fam.gradient(cfg, tasks, run_key)
+        if gradient is not None:
+            grad_step, grad_init = gradient
+            return cls(cfg, tasks, None, None, template, run_key, devices,
+                       lambda s, g: grad_step(s, g, data), grad_init)  # fmt: skip
+        evaluate = fam.evaluator(cfg, tasks, run_key, devices)
         st = cfg.strategy
         es, es_params = make_strategy(st.name, st.population, template, st.sigma_init,
                                       fitness_shaping=st.fitness_shaping, optimizer=st.optimizer, lr=st.lr)
@@ -227,9 +219,7 @@ class Trainer:
         """State at generation 0: ES state around the start genome, or the meta-gradient state."""
         mean = self.start_genome()
         if self.es is None:
-            from agents.supervised.meta import gradient_init_state
-
-            state = gradient_init_state(self.cfg, mean)
+            state = self.gradient_init(self.cfg, mean)
         else:
             state = self.es.init(self._start_keys()[0], mean, self.es_params)
         # strong types, as every later (and every restored) state has: else generation 1 compiles again
@@ -284,49 +274,35 @@ def _mesh(devices: list[jax.Device]) -> Mesh | None:
     return Mesh(np.array(devices), ("pop",)) if len(devices) > 1 else None
 
 
-def _sfnn_evaluator(cfg: TrainConfig, tasks: list, run_key: jax.Array, devices: list[jax.Device]) -> Callable:
-    """SFNN population evaluation: fitness from lifetimes, and returns per environment for the log.
+def sharded_evaluator(cfg: TrainConfig, devices: list[jax.Device], member_fitness: Callable) -> Callable:
+    """``member_fitness(pop, members, k_eval)`` (outputs with a leading member axis) run over
+    ``devices`` and ``parallel.chunk`` members at a time, with the same numbers as one call.
 
     With several devices the population is split over them with ``shard_map``: each device
-    runs the lifetimes of its own members (which depend only on their indices), and the
-    results are gathered before any reduction, so every number equals the one-device run.
+    scores its own members (which depend only on their indices), and the results are gathered
+    before any reduction, so every number equals the one-device run.
     """
-
-    def whole(pop, members, k_eval):
-        return population_fitness(cfg, tasks, pop, members, run_key, k_eval)
 
     def per_member(pop, members, k_eval):
         """The members of one device, ``parallel.chunk`` at a time when that divides them: a
-        member's lifetimes depend only on its index, so chunking changes no result, and a
+        member's score depends only on its index, so chunking changes no result, and a
         chunk's working set stays in cache (docs/PERFORMANCE.md, population sweep)."""
         n, c = members.shape[0], member_chunk(cfg.parallel.chunk, devices[0].platform)
         if c == 0 or n <= c or n % c:
-            return whole(pop, members, k_eval)
+            return member_fitness(pop, members, k_eval)
         split = lambda x: x.reshape(n // c, c, *x.shape[1:])  # noqa: E731
-        fit, rets = jax.lax.map(lambda xs: whole(xs[0], xs[1], k_eval), (jax.tree.map(split, pop), split(members)))
-        return jax.tree.map(lambda x: x.reshape(n, *x.shape[2:]), (fit, rets))
+        out = jax.lax.map(lambda xs: member_fitness(xs[0], xs[1], k_eval), (jax.tree.map(split, pop), split(members)))
+        return jax.tree.map(lambda x: x.reshape(n, *x.shape[2:]), out)
 
     mesh = _mesh(devices)
-    if mesh is not None:
-        replicated = NamedSharding(mesh, PartitionSpec())
-        sharded = jax.shard_map(
-            per_member, mesh=mesh, in_specs=(PartitionSpec("pop"), PartitionSpec("pop"), PartitionSpec()),
-            out_specs=PartitionSpec("pop"), check_vma=False,
-        )
-
-        def per_member(pop, members, k_eval):  # noqa: F811 - the sharded variant
-            return jax.lax.with_sharding_constraint(sharded(pop, members, k_eval), replicated)
-
-    def evaluate(pop, members, gen, k_eval, data):
-        fitness, returns = per_member(pop, members, k_eval)
-        metrics = {}
-        for name, rets in returns.items():  # rets: (pop, lifetimes, episodes)
-            metrics[f"return/{name}"] = jnp.mean(rets)
-            metrics[f"best_return/{name}"] = jnp.max(jnp.mean(rets, axis=(1, 2)))
-            metrics[f"episode_returns/{name}"] = jnp.mean(rets, axis=(0, 1))
-        return fitness, metrics
-
-    return evaluate
+    if mesh is None:
+        return per_member
+    replicated = NamedSharding(mesh, PartitionSpec())
+    sharded = jax.shard_map(
+        per_member, mesh=mesh, in_specs=(PartitionSpec("pop"), PartitionSpec("pop"), PartitionSpec()),
+        out_specs=PartitionSpec("pop"), check_vma=False,
+    )
+    return lambda pop, members, k_eval: jax.lax.with_sharding_constraint(sharded(pop, members, k_eval), replicated)
 
 
 def _generation_fn(pop_size, es, es_params, run_key, devices, evaluate):

@@ -9,8 +9,8 @@ from jax.flatten_util import ravel_pytree
 
 from conftest import TINY
 from agents.config import ConfigError, load_config
-from agents.evaluate import env_tasks, lifetime_returns
-from agents.policy import genome_template, make_policy, shaped_reward
+from agents.rl.evaluate import env_tasks, lifetime_returns
+from agents.rl.policy import genome_template, make_policy, shaped_reward
 from agents.trainer import Trainer
 from envs.lifetime import run_lifetimes
 from envs.registry import make_env
@@ -92,7 +92,7 @@ def test_initial_action_beyond_the_actions_is_refused_before_a_run():
 
 def test_genome_size_follows_bias_and_rate_options():
     """564 shared parameters, + 12 neuron biases, + 1 evolved rate: 565 (authors), 576 (library default)."""
-    from agents.policy import genome_template
+    from agents.rl.policy import genome_template
 
     sizes = {(b, r): genome_size(genome_template(load_config(None, [f"model.neuron_bias={b}", f"model.evolve_plastic_lr={r}"])))
              for b in ("true", "false") for r in ("true", "false")}
@@ -106,7 +106,7 @@ def test_the_authors_network_frozen_ignores_its_observations():
     whatever it observes. That is why every frozen ablation and every genome that learned nothing
     scores the same ~35-47 on CartPole (the return of alternating left and right), and why returns
     above it must come from plasticity."""
-    from agents.policy import sfnn_spec
+    from agents.rl.policy import sfnn_spec
     from sfnn import init_state, step
 
     cfg = load_config("configs/authors.yaml", ["envs=[CartPole-v1]"])

@@ -21,7 +21,7 @@ import pytest
 
 from agents.config import load_config
 from agents.fitness import lifetime_fitness
-from agents.policy import NormedState, genome_template, make_policy, sfnn_spec
+from agents.rl.policy import NormedState, genome_template, make_policy, sfnn_spec
 from envs.lifetime import run_lifetimes, window_reset_keys
 from envs.registry import EnvAdapter, make_env
 from sfnn import genome_size, init_state

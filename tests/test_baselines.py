@@ -9,9 +9,9 @@ import pytest
 from conftest import TINY
 
 from agents.config import ConfigError, load_config
-from agents.evaluate import env_tasks
+from agents.rl.evaluate import env_tasks
 from agents.fitness import combine_envs, lifetime_fitness
-from agents.policy import baseline_spec, genome_template, make_policy
+from agents.rl.policy import baseline_spec, genome_template, make_policy
 from agents.trainer import Trainer
 from envs.lifetime import run_lifetimes
 from envs.registry import estimate_return_range, make_env

@@ -9,7 +9,7 @@ import pytest
 from conftest import TINY, fast_and_reference
 
 from agents.config import ConfigError, load_config
-from agents.policy import (
+from agents.rl.policy import (
     ObsPipeline, ObsStats, env_actions, genome_template, make_policy, scale_actions, update_obs_stats,
 )
 from agents.trainer import Trainer
@@ -179,8 +179,8 @@ def test_a_brax_model_this_jax_cannot_step_is_refused_in_one_line(cli):
 
 
 def test_render_writes_html_and_gif_of_one_lifetime(tmp_path, monkeypatch):
-    """The rollout that `sfnn render` and the end of a brax run write (agents.render)."""
-    from agents import render
+    """The rollout that `sfnn render` and the end of a brax run write (agents.rl.render)."""
+    from agents.rl import render
     from agents.config import save_config
     from agents.rundir import save_genomes
     from agents.trainer import template_genome
@@ -199,7 +199,7 @@ def test_render_writes_html_and_gif_of_one_lifetime(tmp_path, monkeypatch):
 
 
 def test_episode_travel_runs_from_each_reset_to_the_last_state_before_the_next():
-    from agents.render import episode_travel
+    from agents.rl.render import episode_travel
 
     # episode 1: 0.1 -> 0.9, ends at index 4 (reset to 0.0); episode 2: 0.0 -> 2.5, ends at index 8
     x = np.array([0.1, 0.4, 0.7, 0.9, 0.0, 1.0, 2.0, 2.5, 0.0, 0.3])

@@ -7,7 +7,7 @@ import pytest
 
 from agents.cli import main as sfnn_main
 from agents.config import UNSUPPORTED_STRATEGIES, ConfigError, load_config
-from agents.evaluate import env_tasks, population_fitness
+from agents.rl.evaluate import env_tasks, population_fitness
 from agents.fitness import combine_envs, episode_weights, lifetime_fitness
 from agents.trainer import Trainer, evosax_fitness, make_strategy
 from envs.lifetime import run_lifetimes
@@ -220,8 +220,8 @@ def test_config_rejects_unknown_keys_and_bad_types():
 def test_fixed_wiring_run_is_judged_on_its_own_wiring():
     """``own_wiring``: the final evaluation of a lifetime.wiring=fixed run lives the wiring its genomes
     were evolved on (the training evaluator's, exactly), with the evaluation's environment seeds."""
-    from agents.policy import genome_template
-    from agents.run import evaluate_lifetimes
+    from agents.rl.policy import genome_template
+    from agents.rl.finish import evaluate_lifetimes
 
     cfg = load_config("configs/cartpole.yaml", ["lifetime.wiring=fixed", "lifetime.episodes=2", "lifetime.max_steps=60"])
     genomes = jax.vmap(lambda k: genome_template(cfg, k))(jax.random.split(jax.random.key(3), 4))

@@ -130,7 +130,6 @@ def stubbed(monkeypatch, tmp_path):
 
     monkeypatch.setattr(agents.run, "train", train)
     monkeypatch.setattr(agents.bench, "bench", bench)
-    monkeypatch.setattr(agents.bench, "bench_datasets", bench)
     monkeypatch.chdir(tmp_path)
     return ran
 

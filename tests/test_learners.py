@@ -49,6 +49,11 @@ def one_task(cfg, steps=6, seed=0):
 
 def test_every_dataset_kind_is_registered():
     assert set(learners.SUPERVISED) == set(SUPERVISED_KINDS) | set(EITHER_KINDS)  # config validates by these names
+    from agents.config import CHOICES
+    from agents.rl.policy import ENV_LEARNERS
+
+    # every other kind acts in environments: each kind has its entry in its wing's registry, none is missing
+    assert set(ENV_LEARNERS) == set(CHOICES["model.kind"]) - set(SUPERVISED_KINDS)
 
 
 def test_which_runs_learn_on_datasets():

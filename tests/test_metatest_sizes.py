@@ -5,7 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.metatest import env_config, meta_test, run_hidden_neurons
+from agents.metatest import meta_test
+from agents.rl.metatest import env_config, run_hidden_neurons
 from agents.rundir import load_run_config
 
 MULTI = Path("pretrained/multi_env")  # neuron placement, 32 neurons in all, trained on CartPole, Acrobot, MountainCar

@@ -77,8 +77,8 @@ def test_lifetime_batches_are_padded_to_whole_vectors_without_changing_returns(k
     import numpy as np
 
     from agents.config import load_config
-    from agents.evaluate import MIN_LANES, env_tasks, lifetime_returns
-    from agents.policy import genome_template
+    from agents.rl.evaluate import MIN_LANES, env_tasks, lifetime_returns
+    from agents.rl.policy import genome_template
 
     cfg = load_config(None, [f"model.kind={kind}", "model.neurons=12", "lifetime.episodes=2", "lifetime.max_steps=40",
                              "log.wandb=disabled"])

@@ -46,7 +46,7 @@ def test_pretrained_genome_meta_tests_on_seen_and_unseen_envs(run, tmp_path, cli
 def test_pretrained_pendulum_genome_balances_on_its_own_wiring():
     """The published result reproduces from the shipped genome: two lifetimes on the wiring it was
     evolved on (new environment seeds) balance the pole; with plasticity off it falls."""
-    from agents.run import evaluate_lifetimes, repeat_genome
+    from agents.rl.finish import evaluate_lifetimes, repeat_genome
     from agents.rundir import load_genome, load_run_config
 
     run = ROOT / "pretrained" / "brax_inverted_pendulum"
@@ -57,3 +57,33 @@ def test_pretrained_pendulum_genome_balances_on_its_own_wiring():
     assert plastic.shape == (2, 3)
     assert plastic.mean() >= 950, plastic
     assert frozen.mean() < 300, frozen
+
+
+@pytest.mark.parametrize("run", ["cartpole_475", "authors_cartpole"])
+def test_a_recorded_first_generation_replays_to_the_last_digit(run):
+    """A shipped run's first generation, rebuilt from its config.yaml alone, gives every number its
+    metrics.jsonl holds (all but the wall time), bit for bit: a change of code that moves a
+    recorded result fails here, whatever else it keeps."""
+    import jax.numpy as jnp
+
+    from agents.rundir import load_run_config
+    from agents.trainer import Trainer, metrics_to_host
+
+    cfg = load_run_config(ROOT / "pretrained" / run, ["log.wandb=disabled"])
+    trainer = Trainer.build(cfg)
+    _, metrics = trainer.generation(trainer.init_state(), jnp.int32(0))
+    recorded = json.loads((ROOT / "pretrained" / run / "metrics.jsonl").read_text().splitlines()[0])
+    del recorded["wall_s"], recorded["generation"]
+    assert metrics_to_host(metrics) == recorded
+
+
+def test_a_recorded_meta_test_replays_to_the_last_digit(tmp_path, cli):
+    """The shipped three-environment genome's recorded meta-test on CartPole (16 lifetimes: the
+    genome, itself frozen and random genomes) comes out again value for value."""
+    run = ROOT / "pretrained" / "multi_env"
+    recorded = json.loads((run / "meta_test.json").read_text())
+    dest = tmp_path / "mt.json"
+    r = cli("meta-test", str(run), "--env", "CartPole-v1", "--lifetimes", str(recorded["lifetimes"]), "--out", str(dest))
+    assert r.returncode == 0, r.stderr
+    again = json.loads(dest.read_text())["results"]["CartPole-v1"]["agents"]
+    assert again == recorded["results"]["CartPole-v1"]["agents"]

@@ -1,4 +1,4 @@
-"""agents.viz: lifetime traces record the lifetime that training lives, and figures reach run directories."""
+"""agents.rl.viz: lifetime traces record the lifetime that training lives, and figures reach run directories."""
 
 import json
 
@@ -6,9 +6,9 @@ import jax
 import numpy as np
 import pytest
 
-from agents import viz
+from agents.rl import viz
 from agents.config import load_config
-from agents.policy import genome_template, make_policy, sfnn_spec
+from agents.rl.policy import genome_template, make_policy, sfnn_spec
 from conftest import ROOT, TINY
 from envs.lifetime import run_lifetimes
 from envs.registry import make_env
@@ -95,17 +95,17 @@ def test_sfnn_train_saves_figures_and_lists_them(tmp_path, cli):
 
 
 def test_a_failing_figure_only_warns(tmp_path, monkeypatch, capsys):
-    from agents import run
+    from agents.rl import finish
 
     def broken(*args, **kwargs):
         raise RuntimeError("no display\nsecond line")
 
     monkeypatch.setattr(viz, "run_figures", broken)
     cfg = small_cfg("log.figures=true")
-    assert run._sfnn_figures(cfg, genome_template(cfg), tmp_path) == {}
+    assert finish._sfnn_figures(cfg, genome_template(cfg), tmp_path) == {}
     err = capsys.readouterr().err
     assert "figures not drawn" in err and "no display" in err and "second line" not in err
-    assert run._sfnn_figures(small_cfg("log.figures=false"), genome_template(cfg), tmp_path) == {}
+    assert finish._sfnn_figures(small_cfg("log.figures=false"), genome_template(cfg), tmp_path) == {}
 
 
 def test_trace_refuses_other_learners():
@@ -119,7 +119,7 @@ def test_fixed_wiring_run_is_traced_on_the_wiring_training_used():
     wiring key that training's ``lifetime_keys`` gives every member of that environment."""
     import jax.numpy as jnp
 
-    from agents.evaluate import lifetime_keys, own_wiring_key
+    from agents.rl.evaluate import lifetime_keys, own_wiring_key
     from sfnn import init_state
 
     cfg = small_cfg("lifetime.wiring=fixed")

@@ -11,7 +11,7 @@ import pytest
 from conftest import TINY, assert_resumes_exactly
 
 from agents.config import ConfigError, load_config
-from agents.policy import genome_template
+from agents.rl.policy import genome_template
 from agents.trainer import evosax_fitness, make_strategy
 from sfnn import genome_size, vsml
 from sfnn.population import to_population_last

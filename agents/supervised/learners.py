@@ -1,7 +1,7 @@
 """The supervised-learner registry: every learner that learns on dataset tasks, by ``model.kind``.
 
 Why: meta-training (ES through ``agents.trainer`` or meta-gradients), the final choice of
-genome (``agents.run.finish_blur``), meta-testing with ``--compare`` and ``sfnn bench`` treat
+genome (``agents.supervised.finish``), meta-testing with ``--compare`` and ``sfnn bench`` treat
 every learner alike. They see a learner only through the functions of a ``SupervisedLearner``
 and a task only as an ``agents.supervised.tasks.Task``:
 

@@ -75,7 +75,7 @@ def ours(genomes: list[dict], env: str, lifetimes: int, seed: int) -> np.ndarray
     import jax
 
     from agents.config import load_config
-    from agents.evaluate import env_tasks, lifetime_returns
+    from agents.rl.evaluate import env_tasks, lifetime_returns
 
     cfg = load_config(ROOT / "configs" / "authors.yaml", [f"envs=[{env}]", "log.wandb=disabled"])
     task = env_tasks(cfg)[0]

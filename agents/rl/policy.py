@@ -11,7 +11,7 @@ a population-last fast path and a vmapped reference.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -61,9 +61,15 @@ def baseline_io(cfg: TrainConfig) -> tuple[int, int]:
 
 
 def resolve_sizes(cfg: TrainConfig) -> None:
-    """Fix a baseline's input and output sizes in ``cfg`` (no-op for other learners)."""
-    if cfg.model.kind in baselines.BASELINES:
-        cfg.model.inputs, cfg.model.outputs = baseline_io(cfg)
+    """Fix the learner's input and output sizes in ``cfg`` where its genome depends on them (a
+    baseline's); a no-op for learners whose genome serves any environment."""
+    fix = env_learner(cfg).resolve_sizes
+    if fix is not None:
+        fix(cfg)
+
+
+def _fix_baseline_io(cfg: TrainConfig) -> None:
+    cfg.model.inputs, cfg.model.outputs = baseline_io(cfg)
 
 
 def baseline_spec(cfg: TrainConfig) -> baselines.BaselineSpec:
@@ -81,29 +87,18 @@ def baseline_spec(cfg: TrainConfig) -> baselines.BaselineSpec:
 def genome_template(cfg: TrainConfig, key: jax.Array | None = None) -> Genome:
     """A genome of the configured learner; an SFNN's serves every environment, a baseline's
     is shaped by the run's largest observation and action sizes."""
-    key = jax.random.key(0) if key is None else key
-    if cfg.model.kind in baselines.BASELINES:
-        return baselines.init_params(key, baseline_spec(cfg))
-    if cfg.model.kind == "vsml":  # one shared LSTM: serves every environment, like an SFNN genome
-        v = cfg.vsml
-        return vsml.init_genome(key, v.state_size, v.message_size, v.genome_scale)
-    m = cfg.model
-    return init_genome(key, m.channels, neuron_bias=m.neuron_bias, evolve_plastic_lr=m.evolve_plastic_lr)
+    return env_learner(cfg).template(cfg, jax.random.key(0) if key is None else key)
 
 
 def make_policy(cfg: TrainConfig, env: EnvAdapter, genomes: Genome, learn: bool = True, impl: str = "fast"):
     """The batch policy of the configured learner for ``env``."""
-    if cfg.model.kind in baselines.BASELINES:
-        return BaselinePolicy(cfg, env, genomes, learn)
-    if cfg.model.kind == "vsml":
-        return VsmlPolicy(cfg, env, genomes, learn, impl)
-    return BatchPolicy(cfg, env, genomes, learn, impl)
+    return env_learner(cfg).policy(cfg, env, genomes, learn, impl)
 
 
 def population_last(cfg: TrainConfig, impl: str = "fast") -> bool:
     """Whether ``make_policy`` lays the population out as the last axis (SFNN and VSML fast paths),
     where XLA's CPU loops vectorise across agents; the baselines are vmapped, population first."""
-    return impl == "fast" and cfg.model.kind not in baselines.BASELINES
+    return impl == "fast" and env_learner(cfg).population_last
 
 
 def scale_actions(values: jax.Array, low: tuple[float, ...], high: tuple[float, ...]) -> jax.Array:
@@ -291,3 +286,69 @@ class VsmlPolicy:
             self.genomes, state, obs, reward, terminated
         )
         return env_actions(self.env, out), wrap(state)
+
+
+class EnvLearner(NamedTuple):
+    """One learner kind in environments: everything the environment wing asks of it.
+
+    ``template(cfg, key)`` the genome; ``policy(cfg, env, genomes, learn, impl)`` a batch policy
+    with ``init(keys)`` and ``step(state, obs, reward, terminated) -> (actions, state)``;
+    ``population_last`` whether its fast path keeps the population as the last axis;
+    ``sizes(cfg)`` its size fields for ``sfnn bench``; ``check_env(cfg, env)`` raises ValueError
+    where it cannot be built for ``env``; ``resolve_sizes(cfg)`` fixes sizes its genome depends on.
+    """
+
+    template: Callable[[TrainConfig, jax.Array], Genome]
+    policy: Callable[..., Any]
+    population_last: bool
+    sizes: Callable[[TrainConfig], dict[str, Any]]
+    check_env: Optional[Callable[[TrainConfig, EnvAdapter], None]] = None
+    resolve_sizes: Optional[Callable[[TrainConfig], None]] = None
+
+
+def _sfnn_template(cfg: TrainConfig, key: jax.Array) -> Genome:
+    m = cfg.model
+    return init_genome(key, m.channels, neuron_bias=m.neuron_bias, evolve_plastic_lr=m.evolve_plastic_lr)
+
+
+def _sfnn_sizes(cfg: TrainConfig) -> dict[str, Any]:
+    m = cfg.model
+    return {"neurons": m.neurons, "channels": m.channels, "plasticity": m.plasticity, "passes": m.passes,
+            "learn_every": m.learn_every, "propagation": m.propagation, "episode_mode": cfg.lifetime.episode_mode}
+
+
+def _check_sfnn(cfg: TrainConfig, env: EnvAdapter) -> None:
+    sfnn_spec(cfg, env)  # raises ValueError where model.neurons cannot hold the environment's inputs and outputs
+
+
+_BASELINE = EnvLearner(
+    template=lambda cfg, key: baselines.init_params(key, baseline_spec(cfg)),
+    policy=lambda cfg, env, genomes, learn, impl: BaselinePolicy(cfg, env, genomes, learn),
+    population_last=False,
+    sizes=lambda cfg: {"hidden": list(cfg.model.hidden)},
+    resolve_sizes=_fix_baseline_io,
+)
+
+# model.kind -> its learner in environments: a new kind is one entry here and its module in sfnn/
+ENV_LEARNERS: dict[str, EnvLearner] = {
+    "sfnn": EnvLearner(
+        template=_sfnn_template,
+        policy=BatchPolicy,
+        population_last=True,
+        sizes=_sfnn_sizes,
+        check_env=_check_sfnn,
+    ),
+    "vsml": EnvLearner(  # one shared LSTM: serves every environment, like an SFNN genome
+        template=lambda cfg, key: vsml.init_genome(key, cfg.vsml.state_size, cfg.vsml.message_size, cfg.vsml.genome_scale),
+        policy=VsmlPolicy,
+        population_last=True,
+        sizes=lambda cfg: {"hidden": list(cfg.vsml.hidden), "state_size": cfg.vsml.state_size,
+                           "message_size": cfg.vsml.message_size},
+    ),
+    **{kind: _BASELINE for kind in baselines.BASELINES},
+}
+
+
+def env_learner(cfg: TrainConfig) -> EnvLearner:
+    """The configured ``model.kind``'s entry of ``ENV_LEARNERS``."""
+    return ENV_LEARNERS[cfg.model.kind]

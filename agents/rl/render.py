@@ -20,7 +20,7 @@ import numpy as np
 
 from agents.config import ConfigError, TrainConfig, is_supervised
 from agents.plots import safe_name
-from agents.policy import make_policy
+from agents.rl.policy import make_policy
 from envs.brax_env import brax_env_for
 from envs.registry import check_env_name, make_env
 
@@ -179,7 +179,7 @@ def render_run(run_dir: Path, env_name: str | None = None, seed: int = 0) -> dic
     genome = load_genome(run_dir, cfg)
     wiring_key = None
     if cfg.lifetime.wiring == "fixed" and env_name in cfg.envs:  # the wiring the genome was evolved on
-        from agents.evaluate import own_wiring_key
+        from agents.rl.evaluate import own_wiring_key
 
         wiring_key = own_wiring_key(cfg, cfg.envs.index(env_name))
     cfg = dataclasses.replace(cfg, envs=[env_name])

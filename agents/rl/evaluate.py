@@ -11,7 +11,7 @@ import jax.numpy as jnp
 
 from agents.config import ConfigError, TrainConfig
 from agents.fitness import combine_envs, lifetime_fitness
-from agents.policy import make_policy, population_last
+from agents.rl.policy import env_learner, make_policy, population_last
 from envs.lifetime import run_lifetimes
 from envs.registry import EnvAdapter, estimate_return_range, make_env
 from sfnn import Genome
@@ -32,8 +32,6 @@ def env_tasks(cfg: TrainConfig, names: list[str] | None = None) -> list[EnvTask]
     Return ranges for the normalised fitness come from ``fitness.ranges``, else the built-in
     table, else an estimate from random play (stated in the CLI output and summary.json).
     """
-    from agents.policy import sfnn_spec
-
     tasks = []
     for name in names if names is not None else cfg.envs:
         env = make_env(name, cfg.lifetime.max_steps)
@@ -46,8 +44,9 @@ def env_tasks(cfg: TrainConfig, names: list[str] | None = None) -> list[EnvTask]
         else:
             rng, source = None, "none"
         try:
-            if cfg.model.kind == "sfnn":
-                sfnn_spec(cfg, env)
+            check = env_learner(cfg).check_env
+            if check is not None:
+                check(cfg, env)
         except ValueError as e:
             raise ConfigError(f"{name}: {e}") from None
         tasks.append(EnvTask(env, rng, source))

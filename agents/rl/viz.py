@@ -19,7 +19,7 @@ import numpy as np
 
 from agents.config import TrainConfig
 from agents.plots import lifetime_curves, safe_name, training_curve
-from agents.policy import NormedState, make_policy, sfnn_spec, shaped_reward
+from agents.rl.policy import NormedState, make_policy, sfnn_spec, shaped_reward
 from envs.lifetime import run_lifetimes
 from envs.registry import make_env
 from sfnn import Genome, SFNNSpec, Topology, sample_masks
@@ -238,7 +238,7 @@ def run_figures(cfg: TrainConfig, genome: Genome, run_dir: Path) -> dict[str, st
     own = cfg.lifetime.wiring == "fixed"  # a fixed-wiring run is shown on the one wiring it evolved on
     wiring_keys = None
     if own:
-        from agents.evaluate import own_wiring_key
+        from agents.rl.evaluate import own_wiring_key
 
         wiring_keys = own_wiring_key(cfg, 0)[None]
     trace = trace_lifetimes(cfg, env_name, genome, jax.random.fold_in(base, 3)[None], wiring_keys=wiring_keys)[0]
