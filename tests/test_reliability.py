@@ -108,7 +108,7 @@ def _patch(mp, trainer, hooks):
         return s
 
     mp.setattr(run, "Trainer", types.SimpleNamespace(build=build))
-    mp.setattr(run, "finish", finish)
+    mp.setattr(run, "family", lambda cfg: types.SimpleNamespace(finish=finish))
 
 
 @pytest.fixture
