@@ -33,9 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("run_dir", type=Path)
     m.add_argument("--env", action="append", required=True, help="environment or dataset name (repeatable)")
     m.add_argument("--lifetimes", type=int, default=16, help="fresh lifetimes per environment (default 16)")
-    m.add_argument("--steps", type=int, help="dataset runs: inner learning steps (default the run's blur.inner_steps)")
+    m.add_argument("--steps", type=int, help="dataset runs: inner learning steps (default the run's supervised.inner_steps)")
     m.add_argument("--hidden", help="dataset runs: hidden layer sizes of the meta-test network, e.g. 64 or 64,32 "
-                                    "(default the run's blur.hidden; maml and reptile keep their initialisation's)")
+                                    "(default the run's supervised.hidden; maml and reptile keep their initialisation's)")
     m.add_argument("--hidden-neurons", type=int, help="SFNN runs: hidden neurons of every meta-test network (default: "
                                                      "the run's total where it leaves as many as training had, else "
                                                      "training's count, beside each environment's inputs and outputs)")

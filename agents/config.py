@@ -7,7 +7,7 @@ checks that types cannot express (choices, ranges, registered names). Every fail
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Optional
 
@@ -109,16 +109,14 @@ class TaskTransformConfig:
 
 
 @dataclass
-class BlurConfig:
-    """BLUR (model.kind=blur): the learner, its inner learning run, and how its genome is meta-trained.
+class SupervisedConfig:
+    """Every dataset learner (``agents.supervised.learners``: blur, learned_opt, maml, reptile, vsml on
+    datasets): the inner learning run on a task, and how the genome is meta-trained.
 
-    The task and meta-training fields (hidden, inner_steps, batch_size, tasks_per_member,
-    task_transform, objective, meta, truncation, meta_lr, grad_clip, weight_scale) apply to
-    every supervised learner (``agents.supervised.learners``: blur, learned_opt, maml, reptile, ...);
-    states, init, init_scale and tied_weights are BLUR's own.
+    These fields were in the ``blur:`` section before the other dataset learners shared them;
+    a config or run directory that still sets them there loads as before (``LEGACY_BLUR_FIELDS``).
     """
 
-    states: int = 2  # K, states per neuron
     hidden: list[int] = field(default_factory=lambda: [32])  # hidden layer sizes of the inner network
     inner_steps: int = 50  # T, learning steps per task (one mini-batch each)
     batch_size: int = 32
@@ -129,10 +127,21 @@ class BlurConfig:
     truncation: Optional[int] = None  # gradient: backprop through segments of this many steps; None: all T
     meta_lr: float = 0.01  # gradient: Adam step size on the genome
     grad_clip: float = 1.0  # gradient: global-norm clip of each meta-gradient
+    weight_scale: float = 1.0  # inner network weights start N(0, weight_scale²)
+
+
+@dataclass
+class BlurConfig:
+    """BLUR's own settings (model.kind=blur, sfnn/blur.py); its inner run and meta-training are ``supervised``."""
+
+    states: int = 2  # K, states per neuron
     init: str = "random"  # starting genome: random | backprop (the genome that equals SGD)
     init_scale: float = 1.0  # random genome: matrices N(0, init_scale²/K)
-    weight_scale: float = 1.0  # inner network weights start N(0, weight_scale²)
     tied_weights: bool = True  # all K states of a synapse start equal (the backprop genome is then exact SGD)
+
+
+# the fields that moved from blur: to supervised: (old configs and run directories still load)
+LEGACY_BLUR_FIELDS = tuple(f.name for f in fields(SupervisedConfig))
 
 
 @dataclass
@@ -184,6 +193,7 @@ class TrainConfig:
     strategy: StrategyConfig = field(default_factory=StrategyConfig)
     log: LogConfig = field(default_factory=LogConfig)
     parallel: ParallelConfig = field(default_factory=ParallelConfig)
+    supervised: SupervisedConfig = field(default_factory=SupervisedConfig)
     blur: BlurConfig = field(default_factory=BlurConfig)
     learned_opt: LearnedOptConfig = field(default_factory=LearnedOptConfig)
     maml: MamlConfig = field(default_factory=MamlConfig)
@@ -205,24 +215,24 @@ CHOICES = {
     "fitness.kind": ("normalized_weighted", "mean"),
     "fitness.combine": ("product", "mean", "geomean"),
     "log.wandb": ("offline", "online", "disabled"),
-    "blur.objective": ("accuracy", "loss"),
-    "blur.meta": ("es", "gradient"),
+    "supervised.objective": ("accuracy", "loss"),
+    "supervised.meta": ("es", "gradient"),
     "blur.init": ("random", "backprop"),
 }
 POSITIVE = (
     "model.neurons", "model.channels", "model.passes", "lifetime.episodes", "lifetime.lifetimes",
     "strategy.population", "strategy.generations", "log.checkpoint_every", "log.keep_checkpoints",
-    "log.final_lifetimes", "blur.states", "blur.inner_steps", "blur.batch_size", "blur.tasks_per_member",
+    "log.final_lifetimes", "blur.states", "supervised.inner_steps", "supervised.batch_size", "supervised.tasks_per_member",
 )  # fmt: skip
 # upper bounds far beyond any real run: larger values are typos that would overflow int32
 # counters or ask for terabytes, so they are refused before a run directory is created
 MAXIMUM = {
     "seed": 2**32 - 1, "strategy.population": 2**20, "strategy.generations": 2**31 - 1, "model.neurons": 4096,
     "model.channels": 1024, "model.passes": 1000, "lifetime.episodes": 10**5, "lifetime.lifetimes": 10**4,
-    "lifetime.max_steps": 10**7, "log.final_lifetimes": 10**5, "blur.states": 64, "blur.inner_steps": 10**7,
-    "blur.batch_size": 10**6, "blur.tasks_per_member": 10**5, "parallel.processes": 2**16,
+    "lifetime.max_steps": 10**7, "log.final_lifetimes": 10**5, "blur.states": 64, "supervised.inner_steps": 10**7,
+    "supervised.batch_size": 10**6, "supervised.tasks_per_member": 10**5, "parallel.processes": 2**16,
 }  # fmt: skip
-MAX_LAYERS, MAX_LAYER_SIZE = 64, 65536  # layer lists (model.hidden, blur.hidden) and projections
+MAX_LAYERS, MAX_LAYER_SIZE = 64, 65536  # layer lists (model.hidden, supervised.hidden) and projections
 
 # which learners learn on datasets (their functions: agents.supervised.learners.SUPERVISED) and which act in environments
 SUPERVISED_KINDS = ("blur", "learned_opt", "maml", "reptile")  # envs are datasets
@@ -266,10 +276,11 @@ def load_config(path: str | Path | None, overrides: list[str] = (), check: bool 
             raise ConfigError(f"config file {str(path)!r} cannot be read: {e.strerror or e}") from None
         if data is not None and not isinstance(data, dict):
             raise ConfigError(f"config file {str(path)!r} must hold a mapping of fields, not {type(data).__name__}")
-        parts.append(data or {})
+        parts.append(_move_legacy_blur_fields(data or {}, str(path)))
     for o in overrides:
         if "=" not in o or o.startswith("="):
             raise ConfigError(f"override {o!r} is not of the form key=value (e.g. strategy.population=32)")
+    overrides = [_legacy_override(o) for o in overrides]
     try:
         if overrides:
             parts.append(OmegaConf.from_dotlist(list(overrides)))
@@ -282,6 +293,39 @@ def load_config(path: str | Path | None, overrides: list[str] = (), check: bool 
     if check:
         validate(cfg)
     return cfg
+
+
+def _move_legacy_blur_fields(data: dict, where: str) -> dict:
+    """A config written before ``supervised:`` existed (every run directory and config of a
+    dataset learner until then) keeps loading: its ``blur.<field>`` for the fields that are now
+    ``supervised.<field>`` move there. The same field set to two different values is refused."""
+    blur = data.get("blur")
+    if not isinstance(blur, dict) or not any(k in blur for k in LEGACY_BLUR_FIELDS):
+        return data
+    data = {**data, "blur": dict(blur)}
+    sup = data.get("supervised") or {}
+    if not isinstance(sup, dict):
+        return data  # the type check reports it
+    sup = dict(sup)
+    for key in LEGACY_BLUR_FIELDS:
+        if key not in data["blur"]:
+            continue
+        value = data["blur"].pop(key)
+        if key in sup and sup[key] != value:
+            raise ConfigError(f"{where}: blur.{key}={value!r} and supervised.{key}={sup[key]!r} disagree; "
+                              f"blur.{key} is the old name of supervised.{key}: keep one")
+        sup[key] = value
+    data["supervised"] = sup
+    return data
+
+
+def _legacy_override(override: str) -> str:
+    """``blur.<field>=value`` for a field now under ``supervised`` (e.g. ``blur.meta=gradient``)."""
+    key = override.split("=", 1)[0]
+    parts = key.split(".")
+    if len(parts) >= 2 and parts[0] == "blur" and parts[1] in LEGACY_BLUR_FIELDS:
+        return "supervised." + override[len("blur."):]
+    return override
 
 
 def _describe(e: OmegaConfBaseException) -> str:
@@ -340,7 +384,7 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"envs={cfg.envs} mixes datasets and environments: model.kind={cfg.model.kind} "
                           "learns on either, but all envs of one run must be of one sort")
     if supervised:
-        _validate_blur(cfg)
+        _validate_supervised(cfg)
         _validate_learner(cfg)
     if cfg.model.kind == "vsml":
         _validate_vsml(cfg)
@@ -446,38 +490,40 @@ def check_dataset_name(name: str) -> None:
     raise ConfigError(f"unknown dataset {name!r}: {hint} (or npz:PATH, idx:IMAGES,LABELS)")
 
 
-def _validate_blur(cfg: TrainConfig) -> None:
-    b, tt = cfg.blur, cfg.blur.task_transform
+def _validate_supervised(cfg: TrainConfig) -> None:
+    b, sv, tt = cfg.blur, cfg.supervised, cfg.supervised.task_transform
     for name in cfg.envs:
         check_dataset_name(name)
     if len(set(cfg.envs)) < len(cfg.envs):
         raise ConfigError(f"envs={cfg.envs} names a dataset twice: list each dataset once")
     if b.init == "backprop" and b.states < 2:
         raise ConfigError(f"blur.init=backprop needs blur.states >= 2 (got {b.states}): set blur.states=2")
-    if any(h < 1 for h in b.hidden):
-        raise ConfigError(f"blur.hidden={b.hidden}: every hidden layer needs at least 1 neuron (or [] for none)")
-    _check_layer_sizes("blur.hidden", b.hidden)
-    if b.tasks_per_member < len(cfg.envs):
+    if any(h < 1 for h in sv.hidden):
+        raise ConfigError(f"supervised.hidden={sv.hidden}: every hidden layer needs at least 1 neuron (or [] for none)")
+    _check_layer_sizes("supervised.hidden", sv.hidden)
+    if sv.tasks_per_member < len(cfg.envs):
         raise ConfigError(
-            f"blur.tasks_per_member={b.tasks_per_member} is fewer than the {len(cfg.envs)} datasets in envs: "
+            f"supervised.tasks_per_member={sv.tasks_per_member} is fewer than the {len(cfg.envs)} datasets in envs: "
             f"set it to at least {len(cfg.envs)} so every dataset gets a task"
         )
     if tt.classes is not None and tt.classes < 2:
-        raise ConfigError(f"blur.task_transform.classes={tt.classes} must be at least 2 (or null for all classes)")
+        raise ConfigError(f"supervised.task_transform.classes={tt.classes} must be at least 2 (or null for all classes)")
     if tt.project_dim is not None and not 1 <= tt.project_dim <= MAX_LAYER_SIZE:
-        raise ConfigError(f"blur.task_transform.project_dim={tt.project_dim} must be between 1 and {MAX_LAYER_SIZE} (or null)")
-    if b.truncation is not None and not (1 <= b.truncation <= b.inner_steps and b.inner_steps % b.truncation == 0):
+        raise ConfigError(f"supervised.task_transform.project_dim={tt.project_dim} must be between 1 and {MAX_LAYER_SIZE} (or null)")
+    if sv.truncation is not None and not (1 <= sv.truncation <= sv.inner_steps and sv.inner_steps % sv.truncation == 0):
         raise ConfigError(
-            f"blur.truncation={b.truncation} must divide blur.inner_steps={b.inner_steps} (or be null: no truncation)"
+            f"supervised.truncation={sv.truncation} must divide supervised.inner_steps={sv.inner_steps} (or be null: no truncation)"
         )
-    for key in ("meta_lr", "grad_clip", "init_scale", "weight_scale"):
-        if not getattr(b, key) > 0:
-            raise ConfigError(f"blur.{key}={getattr(b, key)} must be positive")
+    for section, key in (("supervised", "meta_lr"), ("supervised", "grad_clip"), ("blur", "init_scale"),
+                         ("supervised", "weight_scale")):
+        value = getattr(getattr(cfg, section), key)
+        if not value > 0:
+            raise ConfigError(f"{section}.{key}={value} must be positive")
 
 
 def _validate_learner(cfg: TrainConfig) -> None:
     """Checks of the learner-specific sections (learned_opt.*, maml.*, reptile.*)."""
-    kind, b, tt = cfg.model.kind, cfg.blur, cfg.blur.task_transform
+    kind, b, tt = cfg.model.kind, cfg.supervised, cfg.supervised.task_transform
     dataset_kinds = SUPERVISED_KINDS + EITHER_KINDS  # agents.supervised.learners.SUPERVISED's keys (tests/test_learners.py)
     if kind not in dataset_kinds:
         raise ConfigError(f"model.kind={kind} cannot learn on datasets (yet): give it environments, or use one of "
@@ -496,14 +542,14 @@ def _validate_learner(cfg: TrainConfig) -> None:
         if not lr > 0:
             raise ConfigError(f"{kind}.inner_lr={lr} must be positive")
         if b.meta != "gradient":
-            raise ConfigError(f"model.kind={kind} is meta-trained by (pseudo-)gradient steps: set blur.meta=gradient")
+            raise ConfigError(f"model.kind={kind} is meta-trained by (pseudo-)gradient steps: set supervised.meta=gradient")
         if tt.project_dim is None or tt.classes is None:
             raise ConfigError(
                 f"model.kind={kind} learns an initialisation of fixed input and output sizes: set "
-                "blur.task_transform.project_dim and blur.task_transform.classes (e.g. 24 and 4)"
+                "supervised.task_transform.project_dim and supervised.task_transform.classes (e.g. 24 and 4)"
             )
         if b.truncation is not None:
-            raise ConfigError(f"blur.truncation={b.truncation} does not apply to model.kind={kind}, which "
+            raise ConfigError(f"supervised.truncation={b.truncation} does not apply to model.kind={kind}, which "
                               "adapts through all inner steps: leave it null")
 
 
@@ -548,7 +594,7 @@ def model_label(cfg: TrainConfig) -> str:
     if cfg.model.kind == "sfnn":
         return f"sfnn-{cfg.model.plasticity}"
     if cfg.model.kind == "blur":
-        return f"blur-{cfg.blur.meta}"
+        return f"blur-{cfg.supervised.meta}"
     if cfg.model.kind == "maml" and cfg.maml.first_order:
         return "maml-first-order"
     return cfg.model.kind

@@ -55,7 +55,7 @@ def meta_test(
     ``episodes`` replaces ``lifetime.episodes`` (back to back, 8 episodes can be a few hundred steps).
 
     ``steps`` and ``hidden`` (dataset runs only): inner learning steps (default the run's T) and
-    the meta-test network's hidden layers (default the run's ``blur.hidden``). ``compare`` are
+    the meta-test network's hidden layers (default the run's ``supervised.hidden``). ``compare`` are
     other runs (baselines, other placements, other dataset learners) evaluated on the same
     environments or datasets and seeds, with this run's lifetime length or inner steps.
     """

@@ -217,7 +217,7 @@ def train(cfg: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, An
             return False
 
     total = cfg.strategy.generations
-    evaluated = cfg.blur.tasks_per_member if trainer.es is None else cfg.strategy.population
+    evaluated = cfg.supervised.tasks_per_member if trainer.es is None else cfg.strategy.population
     devs = trainer.devices
     where = f" on {len(devs)} {devs[0].platform} devices" if len(devs) > 1 else ""  # parallel.devices: null chooses
     bar = tqdm(total=total, initial=start_gen, desc=f"generations{where}",

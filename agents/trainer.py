@@ -6,7 +6,7 @@ minimises; ``evosax_fitness`` is the one place where the sign is flipped.
 
 The learner decides only how a population is evaluated: SFNN lifetimes in environments
 (``agents.rl.evaluate``) or inner learning runs on dataset tasks (``agents.supervised.meta``, for
-every learner of ``agents.supervised.learners``). ``blur.meta=gradient`` replaces ask/tell by an
+every learner of ``agents.supervised.learners``). ``supervised.meta=gradient`` replaces ask/tell by an
 Adam step on the learner's meta-gradient, behind the same ``generation(state, gen)`` so that
 runs, checkpoints and resume are shared.
 """
@@ -148,7 +148,7 @@ def population_devices(cfg: TrainConfig) -> list[jax.Device]:
         if fewest < n:
             raise ConfigError(f"parallel.devices={n} but some process has only {fewest} device(s)")
         devices = [d for p in sorted(per) for d in per[p][:n]]
-    uses_es = not is_supervised(cfg) or cfg.blur.meta == "es"
+    uses_es = not is_supervised(cfg) or cfg.supervised.meta == "es"
     if uses_es and cfg.strategy.population % len(devices):
         n = len(devices)
         where = f"parallel.devices={n // procs} on each of {procs} processes" if procs > 1 else f"parallel.devices={n}"

@@ -49,7 +49,7 @@ Where this departs from or simplifies the paper:
     averaging a gradient over a batch; with batch size 1 it is plain online learning);
   * exactly one forward and one backward tick per learning step;
   * meta-training uses this project's machinery: ES with the shared trainer, or, on datasets,
-    gradients through the unrolled inner loop (``agents.supervised.learners``, ``blur.meta=gradient``).
+    gradients through the unrolled inner loop (``agents.supervised.learners``, ``supervised.meta=gradient``).
 
 Layouts: ``step``/``rl_step`` are single-network functions (vmap them over a population);
 ``population_rl_step`` is the RL step with the population as the last axis, which is how

@@ -18,11 +18,11 @@ BLUR = "configs/blur_digits.yaml"
 # small enough for a test: one dataset, short inner runs, a small network, few members
 TINY_BLUR = [
     "envs=[sklearn:digits]",
-    "blur.hidden=[8]",
-    "blur.inner_steps=10",
-    "blur.batch_size=16",
-    "blur.tasks_per_member=2",
-    "blur.task_transform.project_dim=16",
+    "supervised.hidden=[8]",
+    "supervised.inner_steps=10",
+    "supervised.batch_size=16",
+    "supervised.tasks_per_member=2",
+    "supervised.task_transform.project_dim=16",
     "strategy.population=8",
     "log.wandb=disabled",
     "log.final_lifetimes=2",
@@ -39,10 +39,10 @@ def metrics(run_dir):
 
 
 def test_blur_config_is_typed_and_loads():
-    cfg = load_config(BLUR, ["log.wandb=disabled", "blur.hidden=[16,8]", "blur.task_transform.classes=3"])
-    assert cfg.model.kind == "blur" and cfg.blur.hidden == [16, 8] and cfg.blur.task_transform.classes == 3
-    assert isinstance(cfg.blur.states, int) and isinstance(cfg.blur.meta_lr, float)
-    assert cfg.blur.objective in ("accuracy", "loss") and cfg.blur.meta in ("es", "gradient")
+    cfg = load_config(BLUR, ["log.wandb=disabled", "supervised.hidden=[16,8]", "supervised.task_transform.classes=3"])
+    assert cfg.model.kind == "blur" and cfg.supervised.hidden == [16, 8] and cfg.supervised.task_transform.classes == 3
+    assert isinstance(cfg.blur.states, int) and isinstance(cfg.supervised.meta_lr, float)
+    assert cfg.supervised.objective in ("accuracy", "loss") and cfg.supervised.meta in ("es", "gradient")
 
 
 BAD_CONFIG = [
@@ -51,13 +51,13 @@ BAD_CONFIG = [
     (["envs=[CartPole-v1:perm=3]"], "is an environment"),
     (["envs=[npz:/nonexistent/file.npz]"], "not found"),
     (["blur.states=two"], "blur.states"),
-    (["blur.hidden=[a]"], "blur.hidden"),
+    (["supervised.hidden=[a]"], "supervised.hidden"),
     (["blur.speed=3"], "unknown key"),
-    (["blur.objective=speed"], "blur.objective"),
-    (["blur.meta=adam"], "blur.meta"),
-    (["blur.inner_steps=10", "blur.truncation=3"], "must divide"),
-    (["blur.tasks_per_member=2"], "fewer than the 3 datasets"),
-    (["blur.task_transform.classes=1"], "classes"),
+    (["supervised.objective=speed"], "supervised.objective"),
+    (["supervised.meta=adam"], "supervised.meta"),
+    (["supervised.inner_steps=10", "supervised.truncation=3"], "must divide"),
+    (["supervised.tasks_per_member=2"], "fewer than the 3 datasets"),
+    (["supervised.task_transform.classes=1"], "classes"),
     (["envs=[sklearn:digits,sklearn:digits]"], "twice"),
 ]
 
@@ -76,7 +76,7 @@ def test_dataset_name_in_an_sfnn_config_is_refused():
 
 
 def test_class_subset_larger_than_a_dataset_is_refused():
-    cfg = load_config(BLUR, ["envs=[sklearn:wine]", "blur.tasks_per_member=1", "blur.task_transform.classes=5"])
+    cfg = load_config(BLUR, ["envs=[sklearn:wine]", "supervised.tasks_per_member=1", "supervised.task_transform.classes=5"])
     with pytest.raises(ConfigError, match="only 3 classes"):
         dtasks.load_sources(cfg)
 
@@ -85,7 +85,7 @@ def test_class_subset_larger_than_a_dataset_is_refused():
 
 
 def test_tasks_are_keyed_by_generation_and_index_and_shared():
-    cfg = load_config(BLUR, [*TINY_BLUR, "blur.task_transform.classes=4"])
+    cfg = load_config(BLUR, [*TINY_BLUR, "supervised.task_transform.classes=4"])
     src = dtasks.load_sources(cfg)
     data = dtasks.datas(src)
     fn = jax.jit(lambda d, g: dtasks.generation_tasks(cfg, src, d, jax.random.key(0), g)[0])
@@ -109,7 +109,7 @@ def test_a_task_relabels_its_chosen_classes_the_same_way_in_support_and_held_out
     """The n-way subset and label permutation that meta-training uses (``tasks.sample_task``):
     n dataset classes become labels 0..n-1, one bijection for the batches and the held-out
     set, every other class −1 there; which classes and which labels change with the key."""
-    cfg = load_config(BLUR, [*TINY_BLUR, "blur.task_transform.classes=3", "blur.task_transform.project_dim=null"])
+    cfg = load_config(BLUR, [*TINY_BLUR, "supervised.task_transform.classes=3", "supervised.task_transform.project_dim=null"])
     src = dtasks.load_sources(cfg)[0]
     sample = jax.jit(lambda k: dtasks.sample_task(cfg, src, src.data, k, 10))
     maps = []
@@ -125,7 +125,7 @@ def test_a_task_relabels_its_chosen_classes_the_same_way_in_support_and_held_out
 
 
 def test_a_task_projects_batches_and_held_out_set_through_one_matrix():
-    cfg = load_config(BLUR, [*TINY_BLUR, "blur.task_transform.project_dim=9"])
+    cfg = load_config(BLUR, [*TINY_BLUR, "supervised.task_transform.project_dim=9"])
     src = dtasks.load_sources(cfg)[0]
     task = jax.jit(lambda k: dtasks.sample_task(cfg, src, src.data, k, 10))(jax.random.key(3))
     x_val = np.asarray(src.data.x_val, np.float64)
@@ -163,8 +163,8 @@ def test_es_meta_training_improves_the_learning_rule():
 
 
 def test_gradient_meta_training_improves_and_checkpoints_exactly(tmp_path):
-    cfg = load_config(BLUR, [*TINY_BLUR, "blur.meta=gradient", "blur.init=backprop", "blur.truncation=5",
-                             "blur.meta_lr=0.05"])
+    cfg = load_config(BLUR, [*TINY_BLUR, "supervised.meta=gradient", "blur.init=backprop", "supervised.truncation=5",
+                             "supervised.meta_lr=0.05"])
     tr, state = _train(cfg, 15)
     start, end = _scores(cfg, tr, tr.start_genome(), tr.mean_genome(state))
     assert end > start + 0.1, (start, end)

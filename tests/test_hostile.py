@@ -38,7 +38,7 @@ def _fields() -> dict[str, object]:
 
 FIELDS = _fields()
 ODD_KEYS = ["model", "strategy", "log", "model.neurons.x", "modle.neurons", "envs.0", "envs[0]", "fitness.ranges.CartPole-v1",
-            "fitness.ranges.x.y", "blur.task_transform", ".seed", "seed.", "a..b", "", " ", "__class__", "model.__dict__"]
+            "fitness.ranges.x.y", "supervised.task_transform", ".seed", "seed.", "a..b", "", " ", "__class__", "model.__dict__"]
 SMALL_INTS = st.one_of(st.integers(-3, 70), st.integers(-(2**70), 2**70))
 FLOATS = st.one_of(st.floats(-2.0, 2.0), st.floats(allow_nan=True, allow_infinity=True))
 ENVS = st.lists(st.sampled_from(["CartPole-v1", "Acrobot-v1", "MountainCar-v0", "CartPol-v1", "CartPole-v1:perm=3",

@@ -25,13 +25,13 @@ from sfnn import learned_optimizer, maml, optimizee
 BLUR = "configs/blur_digits.yaml"
 TINY = [
     "envs=[sklearn:digits]",
-    "blur.hidden=[8]",
-    "blur.inner_steps=10",
-    "blur.batch_size=16",
-    "blur.tasks_per_member=4",
-    "blur.task_transform.project_dim=16",
-    "blur.task_transform.classes=4",
-    "blur.meta=gradient",
+    "supervised.hidden=[8]",
+    "supervised.inner_steps=10",
+    "supervised.batch_size=16",
+    "supervised.tasks_per_member=4",
+    "supervised.task_transform.project_dim=16",
+    "supervised.task_transform.classes=4",
+    "supervised.meta=gradient",
     "log.wandb=disabled",
     "log.final_lifetimes=2",
     "log.progress=false",
@@ -146,9 +146,9 @@ def _scores(cfg, tr, *genomes):
 
 
 LEARNERS = [
-    ("learned_opt", ["blur.meta_lr=0.03", "learned_opt.hidden=8"], 0.08),
-    ("maml", ["blur.meta_lr=0.1"], 0.1),
-    ("reptile", ["blur.meta_lr=0.3"], 0.04),
+    ("learned_opt", ["supervised.meta_lr=0.03", "learned_opt.hidden=8"], 0.08),
+    ("maml", ["supervised.meta_lr=0.1"], 0.1),
+    ("reptile", ["supervised.meta_lr=0.3"], 0.04),
 ]
 
 
@@ -165,9 +165,9 @@ def test_meta_training_improves_and_checkpoints_exactly(kind, extra, margin, tmp
 
 
 BAD = [
-    (["model.kind=maml", "blur.meta=es"], "set blur.meta=gradient"),
-    (["model.kind=reptile", "blur.task_transform.project_dim=null"], "project_dim"),
-    (["model.kind=maml", "blur.truncation=5"], "leave it null"),
+    (["model.kind=maml", "supervised.meta=es"], "set supervised.meta=gradient"),
+    (["model.kind=reptile", "supervised.task_transform.project_dim=null"], "project_dim"),
+    (["model.kind=maml", "supervised.truncation=5"], "leave it null"),
     (["model.kind=maml", "maml.inner_lr=0"], "maml.inner_lr"),
     (["model.kind=learned_opt", "learned_opt.hidden=0"], "learned_opt.hidden"),
     (["model.kind=learned_opt", "learned_opt.speed=1"], "unknown key"),
@@ -192,7 +192,7 @@ def _rows(run_dir):
 
 def test_cli_trains_resumes_and_meta_tests_with_compare(tmp_path, capsys):
     """In this process (compiled programs are shared); the run machinery is the same as BLUR's."""
-    reptile = [*TINY, "model.kind=reptile", "blur.meta_lr=0.3", "log.checkpoint_every=1"]
+    reptile = [*TINY, "model.kind=reptile", "supervised.meta_lr=0.3", "log.checkpoint_every=1"]
     full, part, lo = tmp_path / "reptile", tmp_path / "part", tmp_path / "lo"
     assert sfnn_main(["train", BLUR, *reptile, "strategy.generations=4", "--out", str(full)]) == 0
     assert sfnn_main(["train", BLUR, *reptile, "strategy.generations=2", "--out", str(part)]) == 0
@@ -200,7 +200,7 @@ def test_cli_trains_resumes_and_meta_tests_with_compare(tmp_path, capsys):
     assert _rows(part) == _rows(full)
     summary = json.loads((full / "summary.json").read_text())
     assert summary["model"] == "reptile" and summary["final_genome"] in ("final", "best_generation")
-    lo_cfg = [*TINY, "model.kind=learned_opt", "learned_opt.hidden=4", "blur.truncation=5", "strategy.generations=2"]
+    lo_cfg = [*TINY, "model.kind=learned_opt", "learned_opt.hidden=4", "supervised.truncation=5", "strategy.generations=2"]
     assert sfnn_main(["train", BLUR, *lo_cfg, "--out", str(lo)]) == 0
     capsys.readouterr()
     dest = tmp_path / "mt.json"
@@ -217,3 +217,28 @@ def test_cli_trains_resumes_and_meta_tests_with_compare(tmp_path, capsys):
     # an environment run cannot be compared with dataset runs, and --hidden is for dataset runs
     assert sfnn_main([*args[:-4], "--compare", "configs"]) == 2
     assert "config.yaml" in capsys.readouterr().err
+
+
+def test_configs_of_the_old_blur_section_still_load(tmp_path):
+    """The dataset learners' shared fields moved from ``blur:`` to ``supervised:``. A config file
+    and a run directory written before (the whole ``blur:`` section, as ``save_config`` wrote
+    it) load to the same config as today's, and so do ``blur.<field>=`` overrides; one field set
+    to two values under its old and new names is refused."""
+    import yaml
+
+    from agents.config import save_config, to_dict
+
+    new = load_config("configs/blur_digits.yaml")
+    legacy = to_dict(new)  # a run directory's config.yaml from before: every field under blur
+    legacy["blur"] = {**legacy.pop("supervised"), **legacy["blur"]}
+    run_yaml = tmp_path / "run.yaml"
+    run_yaml.write_text(yaml.safe_dump(legacy, sort_keys=False))
+    assert to_dict(load_config(run_yaml)) == to_dict(new)
+    over = load_config("configs/blur_digits.yaml", ["blur.meta=gradient", "blur.task_transform.classes=3"])
+    assert (over.supervised.meta, over.supervised.task_transform.classes) == ("gradient", 3)
+    legacy["supervised"] = {"inner_steps": 7}  # blur.inner_steps is 50: two values for one field
+    run_yaml.write_text(yaml.safe_dump(legacy, sort_keys=False))
+    with pytest.raises(ConfigError, match="blur.inner_steps=50 and supervised.inner_steps=7"):
+        load_config(run_yaml)
+    save_config(new, tmp_path / "saved.yaml")  # what is written now has the new section only
+    assert set(yaml.safe_load((tmp_path / "saved.yaml").read_text())["blur"]) == {"states", "init", "init_scale", "tied_weights"}

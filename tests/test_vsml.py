@@ -207,8 +207,8 @@ def test_vsml_on_datasets_trains_and_checkpoints_exactly(tmp_path):
     from agents.trainer import Trainer
 
     cfg = load_config("configs/vsml_digits.yaml", [
-        "envs=[sklearn:iris]", "blur.hidden=[3]", "blur.inner_steps=4", "blur.batch_size=4", "blur.tasks_per_member=2",
-        "blur.task_transform.project_dim=5", "blur.task_transform.classes=3", "blur.meta=es", "blur.truncation=null",
+        "envs=[sklearn:iris]", "supervised.hidden=[3]", "supervised.inner_steps=4", "supervised.batch_size=4", "supervised.tasks_per_member=2",
+        "supervised.task_transform.project_dim=5", "supervised.task_transform.classes=3", "supervised.meta=es", "supervised.truncation=null",
         "strategy.population=4", "strategy.name=SNES", "log.wandb=disabled",
     ])  # fmt: skip
     assert is_supervised(cfg)

@@ -1,6 +1,6 @@
 """The dataset family (``agents.family.Family``): each learner of ``agents.supervised.learners``
 meta-trained on tasks made from datasets, by an evolution strategy or by gradient
-(``blur.meta``), its final genome chosen on fresh tasks, meta-tested against SGD and Adam."""
+(``supervised.meta``), its final genome chosen on fresh tasks, meta-tested against SGD and Adam."""
 
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ def evaluator(cfg: TrainConfig, tasks: list[TaskSource], run_key: jax.Array, dev
 
 
 def gradient(cfg: TrainConfig, tasks: list[TaskSource], run_key: jax.Array) -> Optional[tuple[Callable, Callable]]:
-    """``blur.meta=gradient``: Adam through the unrolled inner loop replaces the strategy."""
-    if cfg.blur.meta != "gradient":
+    """``supervised.meta=gradient``: Adam through the unrolled inner loop replaces the strategy."""
+    if cfg.supervised.meta != "gradient":
         return None
     return meta.gradient_generation_fn(cfg, tasks, run_key), meta.gradient_init_state
 

@@ -30,7 +30,7 @@ def finish(
     the higher mean objective after T steps wins. The start genome is scored too, to show
     what meta-training changed.
     """
-    n, steps = cfg.log.final_lifetimes, cfg.blur.inner_steps
+    n, steps = cfg.log.final_lifetimes, cfg.supervised.inner_steps
     sources = trainer.tasks
     evaluate = evaluator(cfg, sources, n, jax.random.fold_in(trainer.run_key, FINAL_STREAM))
     data = tuple(s.data for s in sources)
@@ -46,8 +46,8 @@ def finish(
         scores[name] = round(score, 4) if np.isfinite(score) else None  # diverged on some task
     chosen = max(candidates, key=lambda k: -np.inf if scores[k] is None else scores[k])
     save_genomes(run_dir / "genomes.npz", {"best": candidates[chosen], **candidates})
-    title = f"{'+'.join(cfg.envs)} · " + (f"BLUR K={cfg.blur.states}, meta={cfg.blur.meta}" if cfg.model.kind == "blur"
-                                         else f"{model_label(cfg)}, meta={cfg.blur.meta}")
+    title = f"{'+'.join(cfg.envs)} · " + (f"BLUR K={cfg.blur.states}, meta={cfg.supervised.meta}" if cfg.model.kind == "blur"
+                                         else f"{model_label(cfg)}, meta={cfg.supervised.meta}")
     plots = {"training_curve": str(training_curve(metrics, run_dir / "training_curve.png", title))}
     per_dataset = {}
     for ds, c in curves[chosen].items():
@@ -72,7 +72,7 @@ def finish(
     logger.images(plots)
     return write_summary(
         run_dir, cfg, trainer, metrics, cfg.strategy.population if trainer.es is not None else 1,
-        model=cfg.model.kind, meta=cfg.blur.meta, objective=cfg.blur.objective, inner_steps=steps,
+        model=cfg.model.kind, meta=cfg.supervised.meta, objective=cfg.supervised.objective, inner_steps=steps,
         final_genome=chosen, final_genome_fitness=scores, final_tasks_per_dataset=n,
         per_dataset=per_dataset, plots=plots,
     )

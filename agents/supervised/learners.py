@@ -16,11 +16,11 @@ The functions, all pure and traceable (``cfg`` is static, closed over):
 - ``final(cfg, genome, task) -> metrics``: held-out ``acc``/``loss``/``xent`` (``tasks.held_out``)
   after the T learning steps of the task. ES fitness and the final choice use it.
 - ``curve(cfg, genome, task) -> metrics``: the same metrics at steps 0..T, each (T+1,). Meta-test uses it.
-- ``meta_grad(cfg, genome, task) -> (gradient, metrics)``: what ``blur.meta=gradient`` descends
+- ``meta_grad(cfg, genome, task) -> (gradient, metrics)``: what ``supervised.meta=gradient`` descends
   with optax Adam (a pseudo-gradient is fine: Reptile's θ − φ_T), and the metrics after T
   steps; None if the learner is meta-trained by ES only.
 - ``fixed_input``: the genome is shaped by input size and class count (MAML, Reptile). Meta-test
-  then projects a dataset's inputs to ``blur.task_transform.project_dim`` with a fixed Gaussian
+  then projects a dataset's inputs to ``supervised.task_transform.project_dim`` with a fixed Gaussian
   projection per lifetime, and the learner fits its outputs to the dataset's class count.
 - ``protocol(cfg) -> str``: one line the meta-test JSON records: what the learner did at meta-test.
 
@@ -73,13 +73,13 @@ class SupervisedLearner:
 def meta_loss_key(cfg: TrainConfig) -> str:
     """The differentiable held-out loss: cross-entropy for the accuracy objective (accuracy has
     no gradient), the squared error for the loss objective."""
-    return "xent" if cfg.blur.objective == "accuracy" else "loss"
+    return "xent" if cfg.supervised.objective == "accuracy" else "loss"
 
 
 def unrolled(init: InitFn, step: StepFn, logits: LogitsFn) -> dict[str, Callable]:
     """final, curve and a truncated meta-gradient for a learner whose inner run is a scan of ``step``.
 
-    The meta-gradient cuts the T steps into segments of ``blur.truncation`` steps (None: one
+    The meta-gradient cuts the T steps into segments of ``supervised.truncation`` steps (None: one
     segment); each segment contributes the gradient of the held-out loss at its end,
     differentiated through that segment only (the state entering it is a constant, the first
     one included: a learner whose initial state is its genome, as MAML's is, needs its own
@@ -105,7 +105,7 @@ def unrolled(init: InitFn, step: StepFn, logits: LogitsFn) -> dict[str, Callable
 
     def meta_grad(cfg, g, task):
         steps = task.xs.shape[0]
-        seg = cfg.blur.truncation or steps
+        seg = cfg.supervised.truncation or steps
         n_seg = steps // seg
         xs = task.xs.reshape((n_seg, seg) + task.xs.shape[1:])
         ys = task.ys.reshape((n_seg, seg) + task.ys.shape[1:])
@@ -166,12 +166,12 @@ _learned_opt = unrolled(_lo_init, _lo_step, lambda cfg, g, s, x: optimizee.logit
 
 def _init_sizes(cfg: TrainConfig) -> list[int]:
     """[project_dim, *hidden, classes]: the fixed shape of a MAML/Reptile initialisation."""
-    tt = cfg.blur.task_transform
-    return [tt.project_dim or 1, *cfg.blur.hidden, tt.classes or 2]
+    tt = cfg.supervised.task_transform
+    return [tt.project_dim or 1, *cfg.supervised.hidden, tt.classes or 2]
 
 
 def _init_template(cfg: TrainConfig, key: jax.Array | None = None) -> Genome:
-    return maml.init_params(jax.random.key(0) if key is None else key, _init_sizes(cfg), cfg.blur.weight_scale)
+    return maml.init_params(jax.random.key(0) if key is None else key, _init_sizes(cfg), cfg.supervised.weight_scale)
 
 
 def _task_init(g: Genome, task: Task) -> list[jax.Array]:
@@ -218,7 +218,7 @@ def reptile_meta_grad(cfg: TrainConfig, g: Genome, task: Task) -> tuple[Genome, 
 
 def _init_protocol(cfg: TrainConfig) -> str:
     sizes = "-".join(map(str, _init_sizes(cfg)))
-    tt = cfg.blur.task_transform
+    tt = cfg.supervised.task_transform
     return (f"its {sizes} initialisation (own hidden sizes); inputs projected to {tt.project_dim} by a fixed "
             f"Gaussian projection per lifetime; output units sliced to the class count, or extended by their "
             f"mean; then plain SGD at {_inner_lr(cfg)} for every inner step")

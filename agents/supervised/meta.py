@@ -81,7 +81,7 @@ def es_evaluator(cfg: TrainConfig, sources: list[TaskSource], run_key: jax.Array
 
 def meta_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
     """Adam on the genome after a global-norm clip: unrolled inner loops give occasional huge gradients."""
-    return optax.chain(optax.clip_by_global_norm(cfg.blur.grad_clip), optax.adam(cfg.blur.meta_lr))
+    return optax.chain(optax.clip_by_global_norm(cfg.supervised.grad_clip), optax.adam(cfg.supervised.meta_lr))
 
 
 def gradient_init_state(cfg: TrainConfig, genome: Genome) -> dict[str, Any]:
@@ -102,7 +102,7 @@ def gradient_generation_fn(cfg: TrainConfig, sources: list[TaskSource], run_key:
     """
     meta_grad = learner(cfg).meta_grad
     opt = meta_optimizer(cfg)
-    n_tasks = cfg.blur.tasks_per_member
+    n_tasks = cfg.supervised.tasks_per_member
 
     def generation(state, gen, data):
         g = state["genome"]
@@ -147,7 +147,7 @@ def evaluator(
     cfg: TrainConfig, sources: list[TaskSource], n_tasks: int, key: jax.Array, steps: int | None = None
 ) -> Callable[[Genome, tuple[TaskData, ...]], dict[str, Metrics]]:
     """A jitted (genome, data) -> {dataset: curves (n_tasks, T+1)} on fresh tasks of the training distribution."""
-    steps = steps or cfg.blur.inner_steps
+    steps = steps or cfg.supervised.inner_steps
     curve = learner(cfg).curve
 
     def run(genome, data):
@@ -193,7 +193,7 @@ def meta_test_transform(agent_cfg: TrainConfig) -> TaskTransformConfig:
     """How a meta-test lifetime presents a dataset to a learner: as it is (all classes, raw
     inputs), except that a learner with a fixed input size (``fixed_input``: MAML, Reptile) gets
     the inputs through a fixed Gaussian projection to its meta-training ``project_dim``."""
-    project = agent_cfg.blur.task_transform.project_dim if learner(agent_cfg).fixed_input else None
+    project = agent_cfg.supervised.task_transform.project_dim if learner(agent_cfg).fixed_input else None
     return TaskTransformConfig(classes=None, permute_labels=False, project_dim=project)
 
 
@@ -211,23 +211,23 @@ def meta_test_curves(
 
     ``agents`` are (name, the run's config, its genome) of meta-trained learners; ``sgd``,
     ``adam`` and ``backprop_genome`` are added. The meta-test network has ``hidden`` layers
-    (default ``cfg.blur.hidden``), batches of ``cfg.blur.batch_size`` and ``cfg.blur.inner_steps``
+    (default ``cfg.supervised.hidden``), batches of ``cfg.supervised.batch_size`` and ``cfg.supervised.inner_steps``
     or ``steps`` steps. Lifetime l of every agent has the same batches and the same initial
     weights (state 0 of the tied draw), so the agents differ only in how they learn; learners
     with a fixed initialisation start from it instead (``meta_test_transform``).
     ``backprop_genome`` uses SGD's tuned step: it is the K=2 genome under which BLUR's rule
     equals that SGD, a check of the learner itself.
     """
-    base = dataclasses.replace(cfg.blur, hidden=list(cfg.blur.hidden if hidden is None else hidden))
-    bp_cfg = dataclasses.replace(cfg, blur=dataclasses.replace(base, states=2, tied_weights=True))
+    sv = dataclasses.replace(cfg.supervised, hidden=list(cfg.supervised.hidden if hidden is None else hidden))
+    bp_cfg = dataclasses.replace(cfg, supervised=sv, blur=dataclasses.replace(cfg.blur, states=2, tied_weights=True))
     plain = TaskTransformConfig(classes=None, permute_labels=False, project_dim=None)
     bp_genome = blur.backprop_genome(2, lrs["sgd"], BASELINE_FAN_IN_POW)
 
     def task_cfg(agent_cfg: TrainConfig) -> TrainConfig:
         if agent_cfg.model.kind != "blur":  # only BLUR reads states beyond 0
             return bp_cfg
-        b = dataclasses.replace(base, states=agent_cfg.blur.states, tied_weights=agent_cfg.blur.tied_weights)
-        return dataclasses.replace(cfg, blur=b)
+        b = dataclasses.replace(cfg.blur, states=agent_cfg.blur.states, tied_weights=agent_cfg.blur.tied_weights)
+        return dataclasses.replace(cfg, supervised=sv, blur=b)
 
     def run(genomes, data):
         keys = jax.random.split(key, lifetimes)

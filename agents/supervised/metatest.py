@@ -47,7 +47,7 @@ def meta_test_datasets(run_dir: Path, cfg: TrainConfig, envs: list[str], lifetim
     if hidden is not None and (not hidden or any(not 1 <= h <= MAX_LAYER_SIZE for h in hidden) or len(hidden) > MAX_LAYERS):
         raise ConfigError(f"--hidden {hidden}: give 1 to {MAX_LAYERS} layer sizes between 1 and {MAX_LAYER_SIZE}, "
                           "e.g. 64 or 64,32")
-    steps = steps or cfg.blur.inner_steps
+    steps = steps or cfg.supervised.inner_steps
     main = cfg.model.kind
     agents = [(main, cfg, load_genome(run_dir, cfg), run_dir)]
     for other in compare:
@@ -63,7 +63,7 @@ def meta_test_datasets(run_dir: Path, cfg: TrainConfig, envs: list[str], lifetim
     out = out or run_dir / "meta_test.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     base = jax.random.fold_in(jax.random.key(cfg.seed), seed)
-    net_hidden = list(cfg.blur.hidden if hidden is None else hidden)
+    net_hidden = list(cfg.supervised.hidden if hidden is None else hidden)
     protocols = {name: learner(acfg).protocol(acfg) for name, acfg, _, _ in agents}
     protocols.update({
         "backprop_genome": "BLUR's K=2 genome that equals SGD, at SGD's tuned step",

@@ -79,7 +79,7 @@ class Task(NamedTuple):
 
 def load_sources(cfg: TrainConfig, names: list[str] | None = None, seed: int | None = None) -> list[TaskSource]:
     """Load datasets by name (split by ``seed``, default the run's); bad files become ConfigErrors."""
-    classes = cfg.blur.task_transform.classes
+    classes = cfg.supervised.task_transform.classes
     sources = []
     for name in cfg.envs if names is None else names:
         try:
@@ -88,7 +88,7 @@ def load_sources(cfg: TrainConfig, names: list[str] | None = None, seed: int | N
             raise ConfigError(str(e)) from None
         if names is None and classes is not None and classes > ds.n_classes:
             raise ConfigError(
-                f"blur.task_transform.classes={classes} but {name} has only {ds.n_classes} classes: "
+                f"supervised.task_transform.classes={classes} but {name} has only {ds.n_classes} classes: "
                 f"set it to at most {ds.n_classes} or drop {name} from envs"
             )
         y = np.asarray(ds.y_train)
@@ -108,8 +108,8 @@ def datas(sources: list[TaskSource]) -> tuple[TaskData, ...]:
 
 def layer_sizes(cfg: TrainConfig, src: TaskSource, transform: TaskTransformConfig | None = None) -> list[int]:
     """[inputs, *hidden, outputs] of the inner network for tasks made from ``src``."""
-    tt = cfg.blur.task_transform if transform is None else transform
-    return [tt.project_dim or src.n_features, *cfg.blur.hidden, tt.classes or src.n_classes]
+    tt = cfg.supervised.task_transform if transform is None else transform
+    return [tt.project_dim or src.n_features, *cfg.supervised.hidden, tt.classes or src.n_classes]
 
 
 def genome_template(cfg: TrainConfig, key: jax.Array | None = None) -> Genome:
@@ -139,13 +139,13 @@ def sample_task(
     classes outside the task. All randomness comes from one uniform draw, carved up: every
     separate ``jax.random`` call would add most of a second of XLA compile time on CPU.
     """
-    tt = cfg.blur.task_transform if transform is None else transform
-    b = cfg.blur
+    tt = cfg.supervised.task_transform if transform is None else transform
+    b, sv = cfg.blur, cfg.supervised
     n_cls = src.n_classes
     n_way = tt.classes or n_cls
     sizes = layer_sizes(cfg, src, tt)
     w_shapes = [(i, o, 1 if b.tied_weights else b.states) for i, o in zip(sizes[:-1], sizes[1:])]
-    shape = (steps, b.batch_size)
+    shape = (steps, sv.batch_size)
     parts = {
         "order": (n_cls,),
         "cls": shape if tt.classes is not None else (0,),
@@ -170,7 +170,7 @@ def sample_task(
     if tt.project_dim is not None:
         proj = _gaussian(u["proj"]) / np.sqrt(src.n_features)
         xs, x_val = xs @ proj, x_val @ proj
-    w0 = [b.weight_scale * jnp.broadcast_to(_gaussian(u[f"w{l}"]), ws[:2] + (b.states,)) for l, ws in enumerate(w_shapes)]
+    w0 = [sv.weight_scale * jnp.broadcast_to(_gaussian(u[f"w{l}"]), ws[:2] + (b.states,)) for l, ws in enumerate(w_shapes)]
     return Task(xs, ys.astype(jnp.int32), x_val, relabel[data.y_val], w0)
 
 
@@ -202,11 +202,11 @@ def generation_tasks(
     cfg: TrainConfig, sources: list[TaskSource], data: tuple[TaskData, ...], run_key: jax.Array, generation: jax.Array
 ) -> list[Task]:
     """Per dataset, its tasks of this generation stacked on a leading axis (task i → dataset i mod D)."""
-    n, d = cfg.blur.tasks_per_member, len(sources)
+    n, d = cfg.supervised.tasks_per_member, len(sources)
     out = []
     for j, (src, dat) in enumerate(zip(sources, data)):
         keys = task_keys(run_key, generation, jnp.arange(j, n, d))
-        out.append(jax.vmap(lambda k: sample_task(cfg, src, dat, k, cfg.blur.inner_steps))(keys))
+        out.append(jax.vmap(lambda k: sample_task(cfg, src, dat, k, cfg.supervised.inner_steps))(keys))
     return out
 
 
@@ -231,7 +231,7 @@ def held_out(logits: jax.Array, y: jax.Array) -> Metrics:
 
 def objective(cfg: TrainConfig, m: Metrics) -> jax.Array:
     """The maximised meta-objective: held-out accuracy, or minus the held-out loss."""
-    return m["acc"] if cfg.blur.objective == "accuracy" else -m["loss"]
+    return m["acc"] if cfg.supervised.objective == "accuracy" else -m["loss"]
 
 
 # -------------------------------------------------------------------------- baseline MLP
