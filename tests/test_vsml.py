@@ -175,14 +175,17 @@ def one_trainer(monkeypatch):
 def test_vsml_run_resumes_bit_identically_and_meta_tests(tmp_path, capsys, one_trainer, monkeypatch):
     """A tiny vsml run, and the same run stopped after 2 generations and resumed to 4: the same
     metrics and genomes to the last bit. Its genome then meta-tests on Acrobot (other sizes)."""
+    import types
+
     from agents.cli import main
+    from agents.rundir import save_genomes
 
     def genomes_only(cfg, trainer, state, metrics, run_dir, logger):  # the final evaluation is the shared code's
         best, mean = trainer.best_genome(state), trainer.mean_genome(state)
-        one_trainer.save_genomes(run_dir / "genomes.npz", {"best": best, "es_best": best, "es_mean": mean})
+        save_genomes(run_dir / "genomes.npz", {"best": best, "es_best": best, "es_mean": mean})
         return {"wall_s": metrics[-1]["wall_s"], "best_fitness": 0.0, "plots": {}}
 
-    monkeypatch.setattr(one_trainer, "finish", genomes_only)
+    monkeypatch.setattr(one_trainer, "family", lambda cfg: types.SimpleNamespace(finish=genomes_only))
     whole, part = tmp_path / "whole", tmp_path / "part"
     assert main(["train", CONFIG, *RUN, "--out", str(whole)]) == 0, capsys.readouterr().err
     assert main(["train", CONFIG, *RUN, "strategy.generations=2", "--out", str(part)]) == 0
