@@ -1,6 +1,7 @@
-"""A training run: the generation loop, logging, resume, the final evaluation and summary.
+"""A training run: the generation loop, logging, resume, and the summary every run writes.
 
-The run directory itself (layout, reading and writing it) is ``agents.rundir``. The loop is a
+The run directory itself (layout, reading and writing it) is ``agents.rundir``; how a finished
+run picks and reports its final genome is its family's (``agents.family``, ``finish``). The loop is a
 host loop around one jitted generation; Ctrl-C finishes the current generation, writes a
 checkpoint and exits so that ``--resume`` continues exactly.
 """
