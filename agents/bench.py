@@ -9,9 +9,6 @@ generation is the network (plus the ES's ask and tell, small next to either).
 
 from __future__ import annotations
 
-import os
-import platform
-import re
 import statistics
 import time
 from typing import Any
@@ -51,33 +48,6 @@ def timing_fields(steps: int, times: list[float]) -> dict[str, float]:
         "generation_s": round(med, 3),
         "generation_s_min": round(best, 3),
     }
-
-
-ISA_ORDER = ("SSE4_2", "AVX", "AVX2", "AVX512")  # XLA's --xla_cpu_max_isa names, narrowest first
-
-
-def cpu_info(cpuinfo: str | None = None, xla_flags: str | None = None) -> dict[str, Any]:
-    """``cpu``: the host CPU's model name; ``cpu_isa``: the widest x86 vector ISA it has (AVX512,
-    AVX2, AVX, SSE4_2; on other machines its architecture, e.g. aarch64); ``xla_max_isa``: a cap
-    set by ``--xla_cpu_max_isa`` in XLA_FLAGS (null if none); ``vector_isa``: what XLA may use."""
-    if cpuinfo is None:
-        try:
-            with open("/proc/cpuinfo") as f:
-                cpuinfo = f.read()
-        except OSError:
-            cpuinfo = ""
-    name = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M)
-    flags_line = re.search(r"^flags\s*:\s*(.+)$", cpuinfo, re.M)
-    flags = set(flags_line.group(1).split()) if flags_line else set()
-    isa = next((i for i, f in (("AVX512", "avx512f"), ("AVX2", "avx2"), ("AVX", "avx"), ("SSE4_2", "sse4_2"))
-                if f in flags), platform.machine() or "unknown")  # fmt: skip
-    cap = re.search(r"--xla_cpu_max_isa=(\w+)", os.environ.get("XLA_FLAGS", "") if xla_flags is None else xla_flags)
-    cap_isa = cap.group(1).upper() if cap else None
-    effective = isa
-    if cap_isa in ISA_ORDER and isa in ISA_ORDER and ISA_ORDER.index(cap_isa) < ISA_ORDER.index(isa):
-        effective = cap_isa
-    return {"cpu": name.group(1).strip() if name else (platform.processor() or platform.machine()),
-            "cpu_isa": isa, "xla_max_isa": cap_isa, "vector_isa": effective}
 
 
 def bench(cfg: TrainConfig, generations: int = 2) -> dict[str, Any]:

@@ -93,7 +93,8 @@ class ParallelConfig:
     """Where the population is evaluated: devices of this process, and of other processes (jax.distributed)."""
 
     devices: Optional[int] = None  # local devices per process to shard the population over; 0 = all; null = on a CPU one per core while each gets >= 64 members (SFNN, one process), else 1
-    chunk: Optional[int] = None  # members each device evaluates at once (lax.map over chunks); 0 = all; null = 64 on CPU (throughput peaks there), all on GPU/TPU
+    chunk: Optional[int] = None  # members each device evaluates at once (lax.map over chunks); 0 = all; null = by the CPU's vector ISA (agents/cpu.py: 64), all on GPU/TPU
+    lanes: Optional[int] = None  # lifetime batches are padded to a multiple of it (population-last learners); null = the float32 lanes of the CPU's vectors (16 AVX-512, 8 AVX2, 4 SSE/NEON), 16 on GPU/TPU
     processes: int = 1  # processes of one run (each runs the same command); >1 joins them with jax.distributed
     process_id: int = 0  # this process's index, 0..processes-1; only process 0 writes the run directory
     coordinator: Optional[str] = None  # host:port of process 0 that every process can reach (processes > 1)
@@ -436,6 +437,8 @@ def validate_parallel(cfg: TrainConfig) -> None:
     par = cfg.parallel
     if par.chunk is not None and par.chunk < 0:
         raise ConfigError(f"parallel.chunk={par.chunk} must be 0 (all members at once), a positive count, or null (by backend)")
+    if par.lanes is not None and not 1 <= par.lanes <= 1024:
+        raise ConfigError(f"parallel.lanes={par.lanes} must be between 1 and 1024, or null (the CPU's vector lanes)")
     if par.devices is not None and par.devices < 0:
         raise ConfigError("parallel.devices must be 0 (all local devices), a positive count, or null (by backend)")
     if not 1 <= par.processes <= MAXIMUM["parallel.processes"]:

@@ -30,7 +30,8 @@ from jax.flatten_util import ravel_pytree
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from agents.config import ConfigError, StrategyConfig, TrainConfig, check_strategy, is_supervised
-from agents.devices import CPU_CHUNK, cpu_device_count, splittable_members
+from agents.cpu import cpu_layout
+from agents.devices import cpu_device_count, splittable_members
 from agents.family import family
 from sfnn import Genome, genome_size
 
@@ -261,12 +262,13 @@ EVAL_COMPILER_OPTIONS = {"xla_cpu_prefer_vector_width": 512}
 
 
 def member_chunk(chunk: int | None, platform: str) -> int:
-    """Members a device evaluates at once: ``parallel.chunk``, or by default ``CPU_CHUNK`` on
-    CPU, where throughput peaks near 64 (docs/PERFORMANCE.md, population sweep), and every
-    member at once on an accelerator, which needs thousands of agents in flight; 0 = all."""
+    """Members a device evaluates at once: ``parallel.chunk``, or by default on a CPU the chunk
+    of its vector ISA's layout (``agents.cpu``; throughput peaks near 64 members, docs/PERFORMANCE.md,
+    population sweep), and every member at once on an accelerator, which needs thousands of
+    agents in flight; 0 = all."""
     if chunk is not None:
         return chunk
-    return CPU_CHUNK if platform == "cpu" else 0
+    return cpu_layout().chunk if platform == "cpu" else 0
 
 
 def _mesh(devices: list[jax.Device]) -> Mesh | None:

@@ -80,7 +80,7 @@ def test_weak_scaling_efficiency_is_per_worker_against_one():
 
 def test_cpu_info_names_the_cpu_and_the_vector_isa_xla_may_use():
     """A bench line says which CPU and ISA it came from; an XLA cap narrows the ISA, never widens it."""
-    from agents.bench import cpu_info
+    from agents.cpu import cpu_info
 
     zen4 = "model name\t: AMD EPYC 9R14\nflags\t\t: fpu sse4_2 avx avx2 avx512f\n"
     zen3 = "model name\t: AMD EPYC 7R13\nflags\t\t: fpu sse4_2 avx avx2\n"

@@ -43,11 +43,13 @@ def test_sharded_and_chunked_equal_unsharded():
 
 
 def test_default_chunk_follows_the_backend():
-    """CPU evaluates 64 members at a time (cache-sized); an accelerator takes the whole shard, since
-    chunks there would serialise the population; an explicit ``parallel.chunk`` always wins."""
+    """CPU evaluates its layout's chunk (64 members: cache-sized) at a time; an accelerator takes
+    the whole shard, since chunks there would serialise the population; an explicit
+    ``parallel.chunk`` always wins."""
+    from agents.cpu import cpu_layout
     from agents.trainer import member_chunk
 
-    assert member_chunk(None, "cpu") == 64
+    assert member_chunk(None, "cpu") == cpu_layout().chunk  # 64 members (agents/cpu.py)
     assert member_chunk(None, "gpu") == 0 and member_chunk(None, "tpu") == 0
     assert member_chunk(0, "cpu") == 0 and member_chunk(16, "gpu") == 16
 
@@ -70,29 +72,58 @@ def test_device_peak_memory_is_the_largest_allocator_peak():
 
 @pytest.mark.parametrize("kind", ["sfnn", "vsml"])
 def test_lifetime_batches_are_padded_to_whole_vectors_without_changing_returns(kind):
-    """Batches that are not a multiple of 16 lifetimes are padded with copies of the last one for
-    the population-last learners (a loop's scalar remainder is 4-8× slower per agent); each
-    lifetime's returns are the same bits as in a batch of 32, which needs no padding."""
+    """Batches that are not a multiple of the vector's lanes (16 on AVX-512, 8 on AVX2, 4 on
+    SSE/NEON: ``parallel.lanes``), or shorter than 16, are padded with copies of the last one for the population-last
+    learners (a loop's scalar remainder is 4-8× slower per agent); each lifetime's returns are
+    the same bits under every layout as in a batch of 32, which needs no padding."""
     import jax
     import numpy as np
 
     from agents.config import load_config
-    from agents.rl.evaluate import MIN_LANES, env_tasks, lifetime_returns
+    from agents.rl.evaluate import env_tasks, lifetime_returns
     from agents.rl.policy import genome_template
 
-    cfg = load_config(None, [f"model.kind={kind}", "model.neurons=12", "lifetime.episodes=2", "lifetime.max_steps=40",
-                             "log.wandb=disabled"])
+    base = [f"model.kind={kind}", "model.neurons=12", "lifetime.episodes=2", "lifetime.max_steps=40", "log.wandb=disabled"]
+    cfg = load_config(None, base)
     task = env_tasks(cfg)[0]
-    n = 2 * MIN_LANES
+    n = 32
     k = jax.random.split(jax.random.key(0), 3 * n)
     genomes = jax.vmap(lambda key: genome_template(cfg, key))(k[:n])
-    run = jax.jit(lambda g, wk, ek: lifetime_returns(cfg, task, g, wk, ek))
-    full = np.asarray(run(genomes, k[n : 2 * n], k[2 * n :]))
+
+    def returns(lanes, b):
+        c = load_config(None, [*base, f"parallel.lanes={lanes}"])
+        run = jax.jit(lambda g, wk, ek: lifetime_returns(c, task, g, wk, ek))
+        return np.asarray(run(jax.tree.map(lambda x: x[:b], genomes), k[n : n + b], k[2 * n : 2 * n + b]))
+
+    full = returns(16, n)
     assert len({tuple(r) for r in full}) > 1  # the lifetimes differ, so the rows cannot be mixed up
-    for b in (3, 20):  # padded to 16 and to 32
-        part = np.asarray(run(jax.tree.map(lambda x: x[:b], genomes), k[n : n + b], k[2 * n : 2 * n + b]))
+    for lanes, b in ((16, 3), (16, 20), (8, 20), (4, 18), (1, 17)):  # padded to 16, 32, 24, 20; none
+        part = returns(lanes, b)
         assert part.shape == (b, 2)
-        np.testing.assert_array_equal(part, full[:b])
+        np.testing.assert_array_equal(part, full[:b], err_msg=f"lanes={lanes}, batch {b}")
+
+
+def test_the_layout_follows_the_vector_isa_xla_may_use(monkeypatch):
+    """The lanes a batch is padded to come from the CPU's widest vectors, after any
+    ``--xla_cpu_max_isa`` cap; machines the table does not know (ARM's NEON) get 128-bit lanes;
+    ``parallel.lanes`` wins; on an accelerator the padding stays at 16."""
+    from agents import cpu
+    from agents.config import ConfigError, load_config
+    from agents.rl import evaluate
+
+    assert [cpu.cpu_layout(i).lanes for i in ("AVX512", "AVX2", "AVX", "SSE4_2", "aarch64")] == [16, 8, 8, 4, 4]
+    # a multiple of the lanes, never fewer than 16 lifetimes (shorter loops run as scalar code)
+    assert [cpu.padded_batch(b, 8) for b in (1, 8, 16, 17, 40)] == [16, 16, 16, 24, 40]
+    assert [cpu.padded_batch(b, 16) for b in (1, 17, 40, 64)] == [16, 32, 48, 64]
+    monkeypatch.setattr(cpu, "cpu_info", lambda: {"vector_isa": "AVX2"})
+    assert cpu.cpu_layout() == cpu.LAYOUTS["AVX2"]
+    cfg = load_config(None, ["log.wandb=disabled"])
+    assert evaluate.padding_lanes(cfg) == 8
+    assert evaluate.padding_lanes(load_config(None, ["log.wandb=disabled", "parallel.lanes=2"])) == 2
+    monkeypatch.setattr(evaluate.jax, "default_backend", lambda: "gpu")
+    assert evaluate.padding_lanes(cfg) == 16
+    with pytest.raises(ConfigError, match="parallel.lanes"):
+        load_config(None, ["parallel.lanes=0"])
 
 
 def test_default_device_count_gives_each_cpu_device_a_full_chunk(monkeypatch):

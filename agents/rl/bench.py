@@ -11,8 +11,10 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from agents.bench import cpu_info, device_peak_mb, time_generations, timing_fields
+from agents.bench import device_peak_mb, time_generations, timing_fields
+from agents.cpu import cpu_info
 from agents.config import TrainConfig, model_label
+from agents.rl.evaluate import padding_lanes
 from agents.rl.policy import env_learner
 from agents.trainer import EVAL_COMPILER_OPTIONS, Trainer, member_chunk
 from envs.lifetime import run_lifetimes
@@ -76,6 +78,7 @@ def bench_envs(cfg: TrainConfig, generations: int = 2) -> dict[str, Any]:
         "network_time_share": round(1.0 - env_share, 3),  # the rest: the network, lifetime loop, ES
         "agent_steps_per_generation": steps,
         "chunk": member_chunk(cfg.parallel.chunk, trainer.devices[0].platform),
+        "lanes": padding_lanes(cfg),  # lifetime batches padded to a multiple of it
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "device_peak_mb": device_peak_mb(trainer.devices),
     }

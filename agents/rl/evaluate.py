@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 
 from agents.config import ConfigError, TrainConfig
+from agents.cpu import ACCELERATOR_LANES, cpu_layout, padded_batch
 from agents.fitness import combine_envs, lifetime_fitness
 from agents.rl.policy import env_learner, make_policy, population_last
 from envs.lifetime import run_lifetimes
@@ -53,7 +54,13 @@ def env_tasks(cfg: TrainConfig, names: list[str] | None = None) -> list[EnvTask]
     return tasks
 
 
-MIN_LANES = 16  # float32 lanes of a 512-bit vector: lifetime batches are padded to a multiple of it
+def padding_lanes(cfg: TrainConfig) -> int:
+    """Lifetime batches are padded to a multiple of this (and to at least ``agents.cpu.MIN_BATCH``):
+    ``parallel.lanes``, else the float32 lanes of this CPU's vectors (``agents.cpu``: 16 on
+    AVX-512, 8 on AVX2, 4 on SSE/NEON), else 16 on an accelerator."""
+    if cfg.parallel.lanes is not None:
+        return cfg.parallel.lanes
+    return cpu_layout().lanes if jax.default_backend() == "cpu" else ACCELERATOR_LANES
 
 
 def lifetime_returns(
@@ -68,13 +75,13 @@ def lifetime_returns(
     """Per-episode returns (B, episodes) of B lifetimes; genomes have a leading axis B.
 
     With the population as the last axis (``population_last``), a batch that is not a multiple
-    of ``MIN_LANES`` lifetimes is padded with copies of the last one, whose returns are dropped:
-    XLA's CPU loops run 16 agents (one 512-bit vector) at a time and the rest as scalar code,
-    4-8× slower per agent (docs/PERFORMANCE.md). Lifetimes never interact, so the returns are
-    the same bits either way (tests/test_parallel.py).
+    of ``padding_lanes`` lifetimes, or shorter than 16, is padded with copies of the last one,
+    whose returns are dropped: XLA's CPU loops run whole vectors of agents and the rest as scalar
+    code, 4-8× slower per agent (``agents.cpu``, docs/PERFORMANCE.md). Lifetimes never interact,
+    so the returns are the same bits either way (tests/test_parallel.py).
     """
     b = env_keys.shape[0]
-    extra = -b % MIN_LANES
+    extra = padded_batch(b, padding_lanes(cfg)) - b
     if extra and population_last(cfg, impl):
         pad = lambda x: jnp.concatenate([x, jnp.repeat(x[-1:], extra, axis=0)])  # noqa: E731
         genomes, wiring_keys, env_keys = jax.tree.map(pad, (genomes, wiring_keys, env_keys))

@@ -7,7 +7,8 @@ from typing import Any
 
 import jax
 
-from agents.bench import cpu_info, time_generations, timing_fields
+from agents.bench import time_generations, timing_fields
+from agents.cpu import cpu_info
 from agents.config import TrainConfig
 from agents.trainer import Trainer
 
