@@ -1,0 +1,12 @@
+cd /work/main && .venv/bin/python benchmarks/ablate.py configs/authors.yaml --base 'envs=[CartPole-v1]' --generations 200 \
+  --target 100 --target 200 --target 475 --out runs/ablations/cartpole \
+  --variant authors= --variant pop64=strategy.population=64 --variant neuron=model.plasticity=neuron \
+  --variant consecutive=lifetime.episode_mode=consecutive \
+  --variant 'sigma0.1_random=strategy.sigma_init=0.1 strategy.init_mean=random' \
+  --variant failure_signal=lifetime.terminal_reward=-1 \
+  --variant 'lerp=model.plastic_update=lerp model.plastic_lr=0.1' \
+  --variant fixed_lr=model.evolve_plastic_lr=false \
+  --variant 'Open_ES_adam=strategy.name=Open_ES strategy.optimizer=adam strategy.lr=0.05' \
+  --variant fitness_mean=fitness.kind=mean --variant shared_wiring=lifetime.wiring=shared \
+  --variant Sep_CMA_ES=strategy.name=Sep_CMA_ES --variant obs_norm=lifetime.obs_norm=running \
+  --variant SNES=strategy.name=SNES --variant lifetimes2=lifetime.lifetimes=2
