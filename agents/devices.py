@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 
 from agents.config import TrainConfig, is_supervised
+from agents.cpu import cpu_layout
 
-CPU_CHUNK = 64  # members per evaluated chunk on CPU: a chunk's working set stays in cache
 FLAG = "--xla_force_host_platform_device_count"
 
 
@@ -22,11 +22,12 @@ def usable_cores() -> int:
 
 def cpu_device_count(members: int, cores: int) -> int:
     """``parallel.devices: null`` on a CPU: the most devices, at most one per core, that split
-    ``members`` evenly into shares of at least ``CPU_CHUNK``. A device per core ran ~1.2× one
-    device on all cores from 128 members on 2 cores; with 32 members each it was no faster
-    (docs/PERFORMANCE.md, "Weak scaling")."""
+    ``members`` evenly into shares of at least one member chunk of this CPU's layout
+    (``agents.cpu``: 64). A device per core ran ~1.2× one device on all cores from 128 members
+    on 2 cores; with 32 members each it was no faster (docs/PERFORMANCE.md, "Weak scaling")."""
+    chunk = cpu_layout().chunk
     for d in range(max(cores, 1), 1, -1):
-        if members % d == 0 and members // d >= CPU_CHUNK:
+        if members % d == 0 and members // d >= chunk:
             return d
     return 1
 

@@ -73,9 +73,10 @@ def test_device_peak_memory_is_the_largest_allocator_peak():
 @pytest.mark.parametrize("kind", ["sfnn", "vsml"])
 def test_lifetime_batches_are_padded_to_whole_vectors_without_changing_returns(kind):
     """Batches that are not a multiple of the vector's lanes (16 on AVX-512, 8 on AVX2, 4 on
-    SSE/NEON: ``parallel.lanes``), or shorter than 16, are padded with copies of the last one for the population-last
-    learners (a loop's scalar remainder is 4-8× slower per agent); each lifetime's returns are
-    the same bits under every layout as in a batch of 32, which needs no padding."""
+    SSE/NEON: ``parallel.lanes``), or shorter than 16, are padded with copies of the last one for
+    the population-last learners (a loop's scalar remainder is 4-8× slower per agent); each
+    lifetime's returns are the same bits under every layout as in a batch of 32, which needs no
+    padding."""
     import jax
     import numpy as np
 

@@ -12,8 +12,8 @@ import jax
 import jax.numpy as jnp
 
 from agents.bench import device_peak_mb, time_generations, timing_fields
-from agents.cpu import cpu_info
 from agents.config import TrainConfig, model_label
+from agents.cpu import cpu_info
 from agents.rl.evaluate import padding_lanes
 from agents.rl.policy import env_learner
 from agents.trainer import EVAL_COMPILER_OPTIONS, Trainer, member_chunk

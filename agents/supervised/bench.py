@@ -8,8 +8,8 @@ from typing import Any
 import jax
 
 from agents.bench import time_generations, timing_fields
-from agents.cpu import cpu_info
 from agents.config import TrainConfig
+from agents.cpu import cpu_info
 from agents.trainer import Trainer
 
 
