@@ -9,6 +9,12 @@ lifetime is bound by arithmetic, by memory traffic in a few big fusions, or by l
 small ones (docs/PERFORMANCE.md).
 
     python benchmarks/profile_lifetime.py [--pop 4096] [--steps 200] [--plasticity synapse] [--top 25]
+
+With ``--config`` it traces one whole generation of that config's training program instead (the
+trainer's own evaluator and ES, after a first generation that compiles), so the model, lifetime
+and layout are exactly what ``sfnn train`` and ``sfnn bench`` run; overrides follow the path:
+
+    python benchmarks/profile_lifetime.py --config configs/bench_paper.yaml [key=value ...]
 """
 
 from __future__ import annotations
@@ -25,9 +31,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
 
 import synapse_kernel  # noqa: E402
+from agents.config import load_config  # noqa: E402
+from agents.trainer import Trainer  # noqa: E402
 
 
 def summarize(trace_file: Path, top: int) -> None:
@@ -47,13 +58,42 @@ def summarize(trace_file: Path, top: int) -> None:
             print(f"  {dur / 1e3:9.2f} ms {calls[pid][name]:7d}  {name[:100]}")
 
 
+def trace(fn, top: int) -> None:
+    """Run ``fn`` once under ``jax.profiler`` and print its events grouped by name."""
+    out = Path(tempfile.mkdtemp(prefix="sfnn_trace_"))
+    try:
+        with jax.profiler.trace(str(out), create_perfetto_trace=True):
+            jax.block_until_ready(fn())
+        summarize(next(out.glob("**/perfetto_trace.json.gz")), top)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def profile_config(path: str, overrides: list[str], top: int) -> None:
+    """Trace generation 2 of ``path``'s training program (generation 0 compiles, 1 warms up)."""
+    cfg = load_config(path, overrides)
+    trainer = Trainer.build(cfg)
+    state = trainer.init_state()
+    for g in range(2):
+        t = time.perf_counter()
+        state, m = trainer.generation(state, jnp.int32(g))
+        jax.block_until_ready(m)
+        print(f"generation {g}: {time.perf_counter() - t:.3f} s")
+    trace(lambda: trainer.generation(state, jnp.int32(2))[1], top)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--config", help="trace a generation of this training config instead")
+    ap.add_argument("overrides", nargs="*", help="dotted key=value overrides of --config")
     ap.add_argument("--pop", type=int, default=4096)
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--plasticity", default="synapse", choices=["synapse", "neuron"])
     ap.add_argument("--top", type=int, default=25)
     args = ap.parse_args()
+    if args.config:
+        profile_config(args.config, args.overrides, args.top)
+        return
     compiled, inputs, compile_s, _ = synapse_kernel.build("current", args.pop, args.steps, args.plasticity)
     t = time.perf_counter()
     jax.block_until_ready(compiled(*inputs))
@@ -61,13 +101,7 @@ def main() -> None:
     print(f"backend={jax.default_backend()} pop={args.pop} steps={args.steps} plasticity={args.plasticity} "
           f"compile {compile_s:.2f} s, run {run_s * 1e3:.1f} ms ({args.pop * args.steps / run_s:,.0f} agent-steps/s, "
           f"{run_s / args.steps * 1e6:.0f} us per step)")
-    out = Path(tempfile.mkdtemp(prefix="sfnn_trace_"))
-    try:
-        with jax.profiler.trace(str(out), create_perfetto_trace=True):
-            jax.block_until_ready(compiled(*inputs))
-        summarize(next(out.glob("**/perfetto_trace.json.gz")), args.top)
-    finally:
-        shutil.rmtree(out, ignore_errors=True)
+    trace(lambda: compiled(*inputs), args.top)
 
 
 if __name__ == "__main__":

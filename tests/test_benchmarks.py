@@ -51,6 +51,17 @@ def test_trace_summary_groups_events_by_process_and_name(tmp_path, capsys):
     assert "6.00 ms       2  gru_fusion" in out and "python_frame" not in out
 
 
+def test_profile_of_a_config_traces_its_training_generation(capsys):
+    """--config traces the trainer's own program: its CPU kernels (XLA fusions) are listed with
+    one call per lifetime step, which is what the per-ISA profile in PERFORMANCE.md reads."""
+    profile_lifetime.profile_config("configs/bench_paper.yaml", TINY, top=200)
+    out = capsys.readouterr().out
+    assert "generation 1:" in out and "/host:CPU:" in out
+    fusions = [line.split() for line in out.splitlines() if "fusion" in line]
+    assert fusions and all(float(f[0]) >= 0 for f in fusions)
+    assert any(int(f[2]) >= 2 * 50 for f in fusions)  # a kernel of the step loop: 2 episodes x 50 steps
+
+
 def test_weak_scaling_over_processes_benches_a_joined_run(tmp_path, capsys):
     """Two `sfnn bench` processes joined through jax.distributed (a machine each, in small), against one."""
     args = ["configs/cartpole.yaml", *(a for a in TINY if not a.startswith("strategy.population="))]
