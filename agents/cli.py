@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("runs", type=Path, nargs="+", help="run directories")
     c.add_argument("--out", type=Path, required=True, help="PNG file to write")
     c.add_argument("--x", choices=("generation", "wall_s"), default="generation", help="x axis (default generation)")
+    c.add_argument("--generations", type=int, help="only each run's first N generations (runs compared at equal budget)")
+    c.add_argument("--smooth", type=int, default=1, help="running mean over this many generations (default 1: none)")
     sub.add_parser("envs", help="list registered environments and datasets")
     w = sub.add_parser("sweep", help="meta-test several runs on many environments (default: every registered "
                                      "one); each pair a result or a one-line refusal, one table")
@@ -254,12 +256,15 @@ def cmd_compare(args) -> int:
     from agents.plots import compare_runs
     from agents.rundir import load_run_config, read_metrics
 
+    for flag, value in (("--generations", args.generations), ("--smooth", args.smooth)):
+        if value is not None and value < 1:
+            return _fail(f"{flag} {value}: must be at least 1")
     runs = {}
     for run in args.runs:
         label = f"{model_label(load_run_config(run))} ({run.name})"
-        runs[label] = read_metrics(run)
+        runs[label] = [m for m in read_metrics(run) if args.generations is None or m["generation"] < args.generations]
     try:
-        path = compare_runs(runs, args.out, args.x)
+        path = compare_runs(runs, args.out, args.x, smooth=args.smooth)
     except (ValueError, OSError) as e:
         return _fail(str(e))
     print(f"plot: {path}")

@@ -76,9 +76,22 @@ def lifetime_curves(
     return path
 
 
-def compare_runs(runs: dict[str, list[dict[str, Any]]], path: Path, x: str = "generation") -> Path:
+def running_mean(values: list[float], window: int) -> list[float]:
+    """Mean of each value and the ``window - 1`` before it (fewer at the start): ES curves are
+    noisy from one generation to the next, and a trend is what comparisons look for."""
+    out, total = [], 0.0
+    for i, v in enumerate(values):
+        total += v
+        if i >= window:
+            total -= values[i - window]
+        out.append(total / min(i + 1, window))
+    return out
+
+
+def compare_runs(runs: dict[str, list[dict[str, Any]]], path: Path, x: str = "generation", smooth: int = 1) -> Path:
     """Population mean return per generation (or per second of wall time) of several runs,
-    one panel per environment, so learners and settings can be compared at equal budget."""
+    one panel per environment, so learners and settings can be compared at equal budget;
+    ``smooth`` > 1 plots the running mean over that many generations."""
     envs = sorted({k.split("/", 1)[1] for ms in runs.values() for k in ms[0] if k.startswith("return/")})
     if not envs:
         raise ValueError("no environment returns in these runs' metrics (BLUR runs have accuracies instead)")
@@ -87,8 +100,10 @@ def compare_runs(runs: dict[str, list[dict[str, Any]]], path: Path, x: str = "ge
         for label, ms in runs.items():
             rows = [m for m in ms if m.get(f"return/{env}") is not None]
             if rows:
-                ax.plot([m[x] for m in rows], [m[f"return/{env}"] for m in rows], label=label)
-        ax.set(xlabel="generation" if x == "generation" else "wall time (s)", ylabel="population mean return", title=env)
+                ys = running_mean([m[f"return/{env}"] for m in rows], smooth)
+                ax.plot([m[x] for m in rows], ys, label=label)
+        ylabel = "population mean return" + (f" ({smooth}-generation mean)" if smooth > 1 else "")
+        ax.set(xlabel="generation" if x == "generation" else "wall time (s)", ylabel=ylabel, title=env)
         ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)

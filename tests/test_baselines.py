@@ -167,3 +167,15 @@ def test_compare_plots_several_runs(baseline_run, tmp_path, cli):
     assert png.stat().st_size > 1000
     r = cli("compare", str(tmp_path), "--out", str(png))
     assert r.returncode == 2 and "not a run directory" in r.stderr and "Traceback" not in r.stderr
+    r = cli("compare", str(baseline_run), "--out", str(png), "--generations", "2", "--smooth", "3")
+    assert r.returncode == 0, r.stderr
+    r = cli("compare", str(baseline_run), "--out", str(png), "--smooth", "0")
+    assert r.returncode == 2 and "--smooth 0: must be at least 1" in r.stderr
+
+
+def test_running_mean_averages_the_window_before_each_point():
+    from agents.plots import running_mean
+
+    assert running_mean([1.0, 3.0, 5.0, 7.0], 2) == [1.0, 2.0, 4.0, 6.0]
+    assert running_mean([1.0, 3.0, 5.0], 1) == [1.0, 3.0, 5.0]
+    assert running_mean([2.0, 4.0], 5) == [2.0, 3.0]
