@@ -29,9 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # synapse_kernel
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's packages
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
@@ -91,6 +90,8 @@ def main() -> None:
     ap.add_argument("--plasticity", default="synapse", choices=["synapse", "neuron"])
     ap.add_argument("--top", type=int, default=25)
     args = ap.parse_args()
+    if args.overrides and not args.config:
+        ap.error("overrides apply to --config only")
     if args.config:
         profile_config(args.config, args.overrides, args.top)
         return
