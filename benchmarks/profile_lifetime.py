@@ -36,6 +36,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
 import synapse_kernel  # noqa: E402
+from agents.bench import time_generations  # noqa: E402
 from agents.config import load_config  # noqa: E402
 from agents.trainer import Trainer  # noqa: E402
 
@@ -69,16 +70,14 @@ def trace(fn, top: int) -> None:
 
 
 def profile_config(path: str, overrides: list[str], top: int) -> None:
-    """Trace generation 2 of ``path``'s training program (generation 0 compiles, 1 warms up)."""
-    cfg = load_config(path, overrides)
-    trainer = Trainer.build(cfg)
-    state = trainer.init_state()
-    for g in range(2):
-        t = time.perf_counter()
-        state, m = trainer.generation(state, jnp.int32(g))
-        jax.block_until_ready(m)
-        print(f"generation {g}: {time.perf_counter() - t:.3f} s")
-    trace(lambda: trainer.generation(state, jnp.int32(2))[1], top)
+    """Trace one generation of ``path``'s training program, compiled and warmed up first by
+    ``sfnn bench``'s own timing loop (the same jitted generation is traced, not recompiled)."""
+    trainer = Trainer.build(load_config(path, overrides))
+    compile_s, times = time_generations(trainer, 1)
+    print(f"compile {compile_s:.2f} s, generation 1: {times[0]:.3f} s")
+    state = trainer.init_state()  # outside the trace: only the generation is profiled
+    jax.block_until_ready(state)
+    trace(lambda: trainer.generation(state, jnp.int32(1))[1], top)
 
 
 def main() -> None:
