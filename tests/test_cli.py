@@ -44,6 +44,28 @@ def test_train_writes_the_run_directory(trained):
     assert "plot:" in r.stdout
 
 
+def test_the_final_genome_is_reported_on_lifetimes_other_than_those_that_chose_it(trained):
+    """The summary's curves are the chosen genome's on lifetimes n..2n-1: those on which it beat the
+    other candidate (0..n-1) would flatter it."""
+    import numpy as np
+
+    from agents.rl.finish import evaluate_lifetimes, repeat_genome
+    from agents.rundir import load_genome, load_run_config
+
+    out, _ = trained
+    summary = json.loads((out / "summary.json").read_text())
+    cfg = load_run_config(out)
+    n = summary["final_lifetimes"]
+    genome = repeat_genome(load_genome(out, cfg), n)
+    reported = np.asarray(summary["per_env"]["CartPole-v1"]["episode_returns_mean"])
+    held_out = evaluate_lifetimes(cfg, genome, lifetime_ids=np.arange(n, 2 * n))["CartPole-v1"].mean(0)
+    choosing = evaluate_lifetimes(cfg, genome)["CartPole-v1"].mean(0)
+    np.testing.assert_allclose(reported, held_out, atol=0.01)
+    assert not np.allclose(reported, choosing, atol=0.01)
+    assert set(summary["final_genome_fitness"]) == {"es_best", "es_mean"}
+    assert np.isfinite(summary["final_genome_heldout_fitness"])
+
+
 def test_resume_gives_the_same_metrics_as_an_uninterrupted_run(trained, tmp_path, cli):
     full, _ = trained
     part = tmp_path / "part"

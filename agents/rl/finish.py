@@ -64,17 +64,18 @@ def evaluate_lifetimes(
 
 
 def final_evaluation(
-    cfg: TrainConfig, genomes: dict[str, Genome], lifetimes: int, learn: bool = True, own_wiring: bool = False
+    cfg: TrainConfig, genomes: dict[str, Genome], lifetimes: int, learn: bool = True, own_wiring: bool = False,
+    first_lifetime: int = 0,
 ) -> dict[str, tuple[dict[str, np.ndarray], np.ndarray]]:
     """Each named genome -> (returns per env (lifetimes, episodes), fitness per lifetime).
 
-    All genomes live the same ``lifetimes`` lifetimes, in one compiled call (``own_wiring``: see
-    ``evaluate_lifetimes``).
+    All genomes live the same lifetimes, ids ``first_lifetime`` onwards, in one compiled call
+    (``own_wiring``: see ``evaluate_lifetimes``).
     """
     names = list(genomes)
     stacked = jax.tree.map(lambda *xs: jnp.concatenate(xs), *(repeat_genome(genomes[k], lifetimes) for k in names))
-    rets = evaluate_lifetimes(cfg, stacked, learn=learn, lifetime_ids=jnp.tile(jnp.arange(lifetimes), len(names)),
-                              own_wiring=own_wiring)  # fmt: skip
+    ids = jnp.tile(jnp.arange(first_lifetime, first_lifetime + lifetimes), len(names))
+    rets = evaluate_lifetimes(cfg, stacked, learn=learn, lifetime_ids=ids, own_wiring=own_wiring)
     tasks = env_tasks(cfg)  # once: an unknown return range is estimated by random play
     out = {}
     for i, name in enumerate(names):
@@ -90,24 +91,29 @@ def finish(
     """Pick the final genome on fresh lifetimes; save genomes, plots and summary.json.
 
     Candidates are the best single evaluation seen by the ES and the ES mean; the best
-    single score is often a lucky wiring, so the choice is made on new lifetimes. A run that
-    evolved on one fixed wiring is judged on that wiring (fresh environment seeds), and its
-    summary also reports what the genome does on fresh wirings.
+    single score is often a lucky wiring, so the choice is made on new lifetimes. The
+    figures reported are from n further lifetimes: the winner of a choice made on some
+    lifetimes is flattered by them. A run that evolved on one fixed wiring is judged on that
+    wiring (fresh environment seeds), and its summary also reports what the genome does on
+    fresh wirings.
     """
     n = cfg.log.final_lifetimes
     own = cfg.lifetime.wiring == "fixed"
     candidates = {"es_best": trainer.best_genome(state), "es_mean": trainer.mean_genome(state)}
-    evaluated = final_evaluation(cfg, candidates, n, own_wiring=own)
-    scores = {name: float(np.mean(fit)) for name, (_, fit) in evaluated.items()}
-    curves = {name: rets for name, (rets, _) in evaluated.items()}
+    # one compiled call: lifetimes 0..n-1 choose, n..2n-1 report
+    evaluated = final_evaluation(cfg, candidates, 2 * n, own_wiring=own)
+    scores = {name: float(np.mean(fit[:n])) for name, (_, fit) in evaluated.items()}
     chosen = max(scores, key=scores.get)
-    frozen, _ = final_evaluation(cfg, {chosen: candidates[chosen]}, n, learn=False, own_wiring=own)[chosen]
-    fresh = final_evaluation(cfg, {chosen: candidates[chosen]}, n)[chosen][0] if own else None
+    curves = {env: r[n:] for env, r in evaluated[chosen][0].items()}
+    heldout = float(np.mean(evaluated[chosen][1][n:]))
+    one = {chosen: candidates[chosen]}
+    frozen, _ = final_evaluation(cfg, one, n, learn=False, own_wiring=own, first_lifetime=n)[chosen]
+    fresh = final_evaluation(cfg, one, n, first_lifetime=n)[chosen][0] if own else None
     save_genomes(run_dir / "genomes.npz", {"best": candidates[chosen], **candidates})
     title = f"{'+'.join(cfg.envs)} · {model_label(cfg)}"
     plots = {"training_curve": str(training_curve(metrics, run_dir / "training_curve.png", title))}
     per_env = {}
-    for env_name, rets in curves[chosen].items():
+    for env_name, rets in curves.items():
         p = lifetime_curves(
             {"learning": rets, "frozen (learning off)": frozen[env_name]},
             run_dir / f"lifetime_{safe_name(env_name)}.png",
@@ -134,7 +140,8 @@ def finish(
     return write_summary(
         run_dir, cfg, trainer, metrics, cfg.strategy.population,
         best_member_return={k: max(m[f"best_return/{k}"] for m in valid) for k in cfg.envs} if valid else {},
-        final_genome=chosen, final_genome_fitness=scores, final_lifetimes=n, per_env=per_env, plots=plots, **rendered,
+        final_genome=chosen, final_genome_fitness=scores, final_genome_heldout_fitness=heldout,
+        final_lifetimes=n, per_env=per_env, plots=plots, **rendered,
         return_ranges={t.env.name: {"range": t.return_range, "source": t.range_source} for t in trainer.tasks},
     )
 
