@@ -27,12 +27,13 @@ def finish(
     Candidates are the search's current genome and its best one (ES: mean and best single
     evaluation; gradient: last and best-generation genome). Each learns on
     ``log.final_lifetimes`` fresh tasks per dataset (same task distribution, new keys), and
-    the higher mean objective after T steps wins. The start genome is scored too, to show
-    what meta-training changed.
+    the higher mean objective after T steps wins; the summary reports the winner, and the
+    start genome to show what meta-training changed, on as many further fresh tasks.
     """
     n, steps = cfg.log.final_lifetimes, cfg.supervised.inner_steps
     sources = trainer.tasks
-    evaluate = evaluator(cfg, sources, n, jax.random.fold_in(trainer.run_key, FINAL_STREAM))
+    # tasks 0..n-1 choose the genome, n..2n-1 report it: the winner is flattered by the tasks that chose it
+    evaluate = evaluator(cfg, sources, 2 * n, jax.random.fold_in(trainer.run_key, FINAL_STREAM))
     data = tuple(s.data for s in sources)
     if trainer.es is None:
         candidates = {"final": trainer.mean_genome(state), "best_generation": trainer.best_genome(state)}
@@ -40,10 +41,11 @@ def finish(
         candidates = {"es_mean": trainer.mean_genome(state), "es_best": trainer.best_genome(state)}
     curves, scores = {}, {}
     for name, g in {**candidates, "start": trainer.start_genome()}.items():
-        curves[name] = jax.tree.map(np.asarray, evaluate(g, data))
-        finals = [objective(cfg, {k: v[:, -1] for k, v in c.items()}) for c in curves[name].values()]
+        both = jax.tree.map(np.asarray, evaluate(g, data))
+        finals = [objective(cfg, {k: v[:n, -1] for k, v in c.items()}) for c in both.values()]
         score = float(np.mean(np.concatenate([np.asarray(f) for f in finals])))
         scores[name] = round(score, 4) if np.isfinite(score) else None  # diverged on some task
+        curves[name] = jax.tree.map(lambda v: v[n:], both)
     chosen = max(candidates, key=lambda k: -np.inf if scores[k] is None else scores[k])
     save_genomes(run_dir / "genomes.npz", {"best": candidates[chosen], **candidates})
     title = f"{'+'.join(cfg.envs)} · " + (f"BLUR K={cfg.blur.states}, meta={cfg.supervised.meta}" if cfg.model.kind == "blur"
