@@ -209,6 +209,23 @@ def test_train_writes_a_blur_run_directory(blur_run):
     assert "held-out accuracy after 10 steps" in r.stdout
 
 
+def test_the_final_genome_is_reported_on_tasks_other_than_those_that_chose_it(blur_run):
+    """Tasks 0..n-1 choose between the ES mean and best; the summary reports the winner on n..2n-1."""
+    from agents.rundir import load_genome, load_run_config
+
+    out, _ = blur_run
+    summary = json.loads((out / "summary.json").read_text())
+    cfg = load_run_config(out)
+    sources = dtasks.load_sources(cfg)
+    n = summary["final_tasks_per_dataset"]
+    key = jax.random.fold_in(jax.random.key(cfg.seed), dtasks.FINAL_STREAM)
+    curves = meta.evaluator(cfg, sources, 2 * n, key)(load_genome(out, cfg), dtasks.datas(sources))
+    acc = np.asarray(curves["sklearn:digits"]["acc"])[:, -1]
+    reported = summary["per_dataset"]["sklearn:digits"]["accuracy_after_T"]
+    assert reported == pytest.approx(float(acc[n:].mean()), abs=1e-4)
+    assert reported != pytest.approx(float(acc[:n].mean()), abs=1e-4)
+
+
 def test_blur_resume_gives_the_same_metrics(blur_run, tmp_path, cache_env):
     full, _ = blur_run
     part = tmp_path / "part"
