@@ -1,6 +1,7 @@
 """How much a 64-wiring mean moves between sets of wirings: the two-wirings Acrobot genome (739
-generations) on three disjoint sets of 64 fresh lifetimes (the trainer's, the meta-test's, and
-the trainer's report). Run from the repository root."""
+generations) on three disjoint sets of 64 fresh lifetimes. Seed offset 10,000 holds the trainer's
+final evaluation (lifetimes 0-15 choose the genome, 16-31 report it), 20,000 is `sfnn meta-test`'s
+and 30,000 neither's. Run from the repository root."""
 
 import sys
 from pathlib import Path
