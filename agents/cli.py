@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -46,7 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "the run's lifetime.episode_mode)")
     m.add_argument("--episodes", type=int, help="environment runs: episodes per lifetime (default: the run's "
                                                 "lifetime.episodes)")
-    m.add_argument("--out", type=Path, help="JSON output file (default RUN_DIR/meta_test.json)")
+    m.add_argument("--out", type=Path, help="JSON output file (default RUN_DIR/meta_test.json); plots, and the "
+                                            "wandb log, go beside it")
+    m.add_argument("--seed", type=int, default=20_000,
+                   help="seed of the fresh wirings and episodes (default 20000; another seed draws another set of "
+                        "lifetimes, to see how much a figure owes to the set)")
     m.add_argument("--compare", type=Path, action="append", default=[],
                    help="another run (e.g. a baseline) to evaluate on the same lifetimes (repeatable)")
     b = sub.add_parser("bench", help="time generations; prints one JSON line")
@@ -66,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--x", choices=("generation", "wall_s"), default="generation", help="x axis (default generation)")
     c.add_argument("--generations", type=int, help="only each run's first N generations (runs compared at equal budget)")
     c.add_argument("--smooth", type=int, default=1, help="running mean over this many generations (default 1: none)")
+    c.add_argument("--episodes", metavar="FIRST-LAST",
+                   help="average only these episodes (windows) of each lifetime, 1-based, e.g. 4-8 for the "
+                        "late windows the learning targets use (default: every episode)")
     sub.add_parser("envs", help="list registered environments and datasets")
     w = sub.add_parser("sweep", help="meta-test several runs on many environments (default: every registered "
                                      "one); each pair a result or a one-line refusal, one table")
@@ -198,7 +206,7 @@ def cmd_meta_test(args) -> int:
             hidden = [int(h) for h in args.hidden.split(",") if h.strip()]
         except ValueError:
             return _fail(f"--hidden {args.hidden!r}: give layer sizes as integers, e.g. 64 or 64,32")
-    doc = meta_test(args.run_dir, args.env, args.lifetimes, args.out, steps=args.steps, compare=args.compare,
+    doc = meta_test(args.run_dir, args.env, args.lifetimes, args.out, seed=args.seed, steps=args.steps, compare=args.compare,
                     hidden=hidden, hidden_neurons=args.hidden_neurons, max_steps=args.max_steps,
                     episode_mode=args.episode_mode, episodes=args.episodes)
     for env, r in doc["results"].items():
@@ -259,12 +267,18 @@ def cmd_compare(args) -> int:
     for flag, value in (("--generations", args.generations), ("--smooth", args.smooth)):
         if value is not None and value < 1:
             return _fail(f"{flag} {value}: must be at least 1")
+    episodes = None
+    if args.episodes is not None:
+        m = re.fullmatch(r"(\d+)-(\d+)", args.episodes)
+        if m is None or not 1 <= int(m[1]) <= int(m[2]):
+            return _fail(f"--episodes {args.episodes}: expected FIRST-LAST with 1 <= FIRST <= LAST, e.g. 4-8")
+        episodes = (int(m[1]), int(m[2]))
     runs = {}
     for run in args.runs:
         label = f"{model_label(load_run_config(run))} ({run.name})"
         runs[label] = [m for m in read_metrics(run) if args.generations is None or m["generation"] < args.generations]
     try:
-        path = compare_runs(runs, args.out, args.x, smooth=args.smooth)
+        path = compare_runs(runs, args.out, args.x, smooth=args.smooth, episodes=episodes)
     except (ValueError, OSError) as e:
         return _fail(str(e))
     print(f"plot: {path}")

@@ -73,8 +73,10 @@ def compare_label(ocfg: TrainConfig, other: Path, taken: Any) -> str:
     return f"{model_label(ocfg)} ({other})" if name in taken else name
 
 
-def log_meta_test(cfg: TrainConfig, run_dir: Path, doc: dict[str, Any], plots: dict[str, Path]) -> None:
-    """Log a meta-test to wandb (the run's log.wandb mode) as its own run of job type meta-test.
+def log_meta_test(cfg: TrainConfig, run_dir: Path, doc: dict[str, Any], plots: dict[str, Path], where: Path) -> None:
+    """Log a meta-test to wandb (the run's log.wandb mode) as its own run of job type meta-test,
+    its files under ``where`` (beside the JSON), so that meta-testing a shipped genome with
+    ``--out`` elsewhere leaves the genome's folder as it was.
 
     Mean return per episode of every agent becomes a line series; a wandb failure is reported
     once and never fails the meta-test, whose JSON and PNGs are already written.
@@ -85,8 +87,8 @@ def log_meta_test(cfg: TrainConfig, run_dir: Path, doc: dict[str, Any], plots: d
         import wandb
 
         run = wandb.init(
-            project=cfg.log.project, mode=cfg.log.wandb, dir=str(run_dir), job_type="meta-test",
-            name=f"{run_dir.name}-meta-test", config={"run": str(run_dir), "lifetimes": doc["lifetimes"]},
+            project=cfg.log.project, mode=cfg.log.wandb, dir=str(where), job_type="meta-test",
+            name=f"{run_dir.name}-meta-test", config={"run": str(run_dir), "lifetimes": doc["lifetimes"], "seed": doc["seed"]},
             settings=wandb.Settings(silent=True, console="off"),
         )  # fmt: skip
         for env, r in doc["results"].items():

@@ -88,10 +88,18 @@ def running_mean(values: list[float], window: int) -> list[float]:
     return out
 
 
-def compare_runs(runs: dict[str, list[dict[str, Any]]], path: Path, x: str = "generation", smooth: int = 1) -> Path:
+def compare_runs(
+    runs: dict[str, list[dict[str, Any]]],
+    path: Path,
+    x: str = "generation",
+    smooth: int = 1,
+    episodes: tuple[int, int] | None = None,
+) -> Path:
     """Population mean return per generation (or per second of wall time) of several runs,
     one panel per environment, so learners and settings can be compared at equal budget;
-    ``smooth`` > 1 plots the running mean over that many generations."""
+    ``smooth`` > 1 plots the running mean over that many generations. ``episodes`` = (first, last),
+    1-based and inclusive, averages only those episodes (or windows) of each lifetime, e.g. (4, 8)
+    for the late windows that the learning targets are stated on; default: every episode."""
     envs = sorted({k.split("/", 1)[1] for ms in runs.values() for k in ms[0] if k.startswith("return/")})
     if not envs:
         raise ValueError("no environment returns in these runs' metrics (BLUR runs have accuracies instead)")
@@ -100,15 +108,28 @@ def compare_runs(runs: dict[str, list[dict[str, Any]]], path: Path, x: str = "ge
         for label, ms in runs.items():
             rows = [m for m in ms if m.get(f"return/{env}") is not None]
             if rows:
-                ys = running_mean([m[f"return/{env}"] for m in rows], smooth)
+                ys = running_mean([_episode_mean(m, env, episodes, label) for m in rows], smooth)
                 ax.plot([m[x] for m in rows], ys, label=label)
-        ylabel = "population mean return" + (f" ({smooth}-generation mean)" if smooth > 1 else "")
+        which = "" if episodes is None else f", episodes {episodes[0]}–{episodes[1]}"
+        ylabel = "population mean return" + which + (f" ({smooth}-generation mean)" if smooth > 1 else "")
         ax.set(xlabel="generation" if x == "generation" else "wall time (s)", ylabel=ylabel, title=env)
         ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def _episode_mean(row: dict[str, Any], env: str, episodes: tuple[int, int] | None, label: str) -> float:
+    """A generation's mean return over all episodes, or over episodes first..last of each lifetime."""
+    if episodes is None:
+        return row[f"return/{env}"]
+    per_episode = row.get(f"episode_returns/{env}")
+    first, last = episodes
+    if per_episode is None or last > len(per_episode):
+        have = "no per-episode returns" if per_episode is None else f"{len(per_episode)} episodes"
+        raise ValueError(f"{label}: {env} has {have} per lifetime; cannot average episodes {first}-{last}")
+    return float(np.mean(per_episode[first - 1 : last]))
 
 
 def memory_column(rows: list[dict[str, Any]]) -> tuple[str, str]:

@@ -171,6 +171,22 @@ def test_compare_plots_several_runs(baseline_run, tmp_path, cli):
     assert r.returncode == 0, r.stderr
     r = cli("compare", str(baseline_run), "--out", str(png), "--smooth", "0")
     assert r.returncode == 2 and "--smooth 0: must be at least 1" in r.stderr
+    r = cli("compare", str(baseline_run), "--out", str(png), "--episodes", "3-2")
+    assert r.returncode == 2 and "--episodes 3-2: expected FIRST-LAST" in r.stderr
+
+
+def test_compare_averages_only_the_episodes_asked_for(tmp_path):
+    """The tables quote late windows (4-8); the plot must be able to show the same figure."""
+    from agents.plots import _episode_mean, compare_runs
+
+    row = {"generation": 0, "wall_s": 1.0, "return/Acrobot-v1": -300.0,
+           "episode_returns/Acrobot-v1": [-500.0, -400.0, -300.0, -200.0, -100.0]}  # fmt: skip
+    assert _episode_mean(row, "Acrobot-v1", None, "run") == -300.0
+    assert _episode_mean(row, "Acrobot-v1", (4, 5), "run") == -150.0
+    assert _episode_mean(row, "Acrobot-v1", (1, 1), "run") == -500.0
+    with pytest.raises(ValueError, match="5 episodes per lifetime; cannot average episodes 4-8"):
+        compare_runs({"run": [row]}, tmp_path / "c.png", episodes=(4, 8))
+    assert compare_runs({"run": [row, {**row, "generation": 1}]}, tmp_path / "c.png", episodes=(2, 5)).exists()
 
 
 def test_running_mean_averages_the_window_before_each_point():

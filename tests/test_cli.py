@@ -113,6 +113,16 @@ def test_meta_test_on_an_unseen_env_with_other_sizes(trained, tmp_path, cli):
     assert set(res["agents"]) == {"evolved", "frozen", "random"}
     assert all(len(curve) == 2 for curve in res["agents"]["evolved"])
     assert (tmp_path / "mt_Acrobot-v1.png").is_file()
+    assert doc["seed"] == 20_000
+    # another seed draws other wirings and random genomes; the first seed's figures come back
+    again = {}
+    for seed in ("20000", "7"):
+        r = cli("meta-test", str(out), "--env", "CartPole-v1", "--lifetimes", "2", "--seed", seed,
+                "--out", str(tmp_path / f"seed{seed}.json"))  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        again[seed] = json.loads((tmp_path / f"seed{seed}.json").read_text())["results"]["CartPole-v1"]["agents"]
+    assert again["20000"] == doc["results"]["CartPole-v1"]["agents"]
+    assert again["7"]["random"] != again["20000"]["random"]
 
 
 def test_envs_lists_registered_names(cli):
@@ -182,6 +192,13 @@ def test_wandb_offline_writes_a_local_run(tmp_path, cli):
             env={"WANDB_MODE": "offline", "WANDB_SILENT": "false"})
     assert r.returncode == 0, r.stderr
     assert list((out / "wandb").glob("offline-run-*"))
+    before = sorted((out / "wandb").iterdir())
+    dest = tmp_path / "elsewhere" / "mt.json"
+    r = cli("meta-test", str(out), "--env", "CartPole-v1", "--lifetimes", "1", "--out", str(dest),
+            env={"WANDB_MODE": "offline"})  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert list((dest.parent / "wandb").glob("offline-run-*"))  # the meta-test's log lies beside its JSON
+    assert sorted((out / "wandb").iterdir()) == before  # and the run it read is left as it was
     # wandb took the `agents` package for the OpenAI Agents SDK and advertised an LLM tracer
     assert "Weave" not in r.stdout + r.stderr
 

@@ -84,10 +84,10 @@ def meta_test_envs(run_dir: Path, cfg: TrainConfig, envs: list[str], lifetimes: 
             "episode_mode": cfg.lifetime.episode_mode,
             **per_env[env][1],  # max_steps, and for an SFNN its network's inputs, hidden and outputs
         }
-    doc = {"run": str(run_dir), "model": model_label(cfg), "lifetimes": lifetimes,
+    doc = {"run": str(run_dir), "model": model_label(cfg), "lifetimes": lifetimes, "seed": seed,
            "compare": [str(c) for c in compare], "results": results}  # fmt: skip
     write_json_atomic(out, doc, indent=1)
-    log_meta_test(cfg, run_dir, doc, plots)
+    log_meta_test(cfg, run_dir, doc, plots, out.parent)
     return doc
 
 

@@ -94,7 +94,7 @@ def meta_test_datasets(run_dir: Path, cfg: TrainConfig, envs: list[str], lifetim
             "used_in_meta_training_by": [name for name, acfg, _, _ in agents if src.name in acfg.envs],
         }
     doc = {
-        "run": str(run_dir), "model": model_label(cfg), "lifetimes": lifetimes, "steps": steps,
+        "run": str(run_dir), "model": model_label(cfg), "lifetimes": lifetimes, "seed": seed, "steps": steps,
         "hidden": net_hidden, "compare": [str(c) for c in compare], "learning_rates": tuned,
         "protocols": protocols, "agent_order": [a[0] for a in agents] + list(BASELINE_AGENTS), "results": results,
     }  # fmt: skip
