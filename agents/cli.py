@@ -197,6 +197,7 @@ def cmd_meta_test(args) -> int:
     import numpy as np
 
     from agents.metatest import meta_test
+    from agents.sweep import late_spread
 
     if args.lifetimes < 1:
         return _fail("--lifetimes must be at least 1")
@@ -219,6 +220,9 @@ def cmd_meta_test(args) -> int:
                 print(f"{env} {agent:>15}: {np.round(np.mean(curves, 0)[at], 3).tolist()}")
             else:
                 print(f"{env} {agent:>22}: mean return per episode {np.round(np.mean(curves, 0), 1).tolist()}")
+                first, mean, q = late_spread(curves)
+                print(f"{env} {'':>22}  episodes {first}-: mean {mean:.1f}; lifetimes' quartiles "
+                      f"{q[0]:.1f} / {q[1]:.1f} / {q[2]:.1f}")
         for agent, why in r.get("skipped", {}).items():
             print(f"{env} {agent:>22}: skipped ({why})")
         if r["plot"]:

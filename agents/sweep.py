@@ -66,6 +66,19 @@ def late_means(agents: dict[str, list], late: int) -> dict[str, Any]:
     return out
 
 
+def late_spread(curves: list, late: int = 3) -> tuple[int, float, np.ndarray]:
+    """(first late episode, 1-based; mean over the finite lifetimes; their 25th, 50th and 75th
+    percentiles) of each lifetime's mean return over episodes ``late``+1 …: a mean of bimodal
+    lifetimes (a good controller learned or not) hides how many lifetimes fail."""
+    c = np.asarray(curves, dtype=float)
+    first = max(min(late, c.shape[1] - 1), 0)
+    per_life = c[:, first:].mean(1)
+    per_life = per_life[np.isfinite(per_life)]
+    if per_life.size == 0:
+        return first + 1, float("nan"), np.full(3, np.nan)
+    return first + 1, float(per_life.mean()), np.percentile(per_life, [25, 50, 75])
+
+
 def markdown(rows: list[dict[str, Any]]) -> str:
     """One line per (run, environment): each agent's late-episode mean return (lifetimes whose
     returns were not finite left out and counted), or the refusal."""

@@ -114,6 +114,7 @@ def test_meta_test_on_an_unseen_env_with_other_sizes(trained, tmp_path, cli):
     assert all(len(curve) == 2 for curve in res["agents"]["evolved"])
     assert (tmp_path / "mt_Acrobot-v1.png").is_file()
     assert doc["seed"] == 20_000
+    assert "episodes 2-: mean" in r.stdout and "lifetimes' quartiles" in r.stdout
     # another seed draws other wirings and random genomes; the first seed's figures come back
     again = {}
     for seed in ("20000", "7"):

@@ -103,3 +103,15 @@ def test_sweep_table_handles_short_and_diverged_lifetimes():
     assert out["diverged"] == {"evolved": "1/2", "random": "2/2"}
     table = markdown([{"run": "runs/x", "env": "E", "max_steps": 9, **out}])
     assert "| x | E | — | 9 | 3– | 3 (1/2 lifetimes diverged) | 1.5 | diverged |" in table and "nan" not in table
+
+
+def test_late_spread_shows_how_many_lifetimes_fail():
+    """Two lifetimes at the floor and two at the top average to the middle; the quartiles show the split."""
+    from agents.sweep import late_spread
+
+    curves = [[-500] * 8, [-500] * 8, [-500, -500, -500, -80, -80, -80, -80, -80], [-90] * 8]
+    first, mean, q = late_spread(curves)
+    assert first == 4 and mean == -292.5
+    assert q.tolist() == [-500.0, -295.0, -87.5]
+    first, mean, q = late_spread([[1.0, 2.0], [3.0, float("nan")]])  # short lifetimes: the last episode; nan left out
+    assert first == 2 and mean == 2.0 and q.tolist() == [2.0, 2.0, 2.0]
