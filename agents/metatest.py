@@ -8,6 +8,8 @@ datasets). What both share lives here: the options, the names of compared runs, 
 
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,6 +88,7 @@ def log_meta_test(cfg: TrainConfig, run_dir: Path, doc: dict[str, Any], plots: d
     try:
         import wandb
 
+        os.environ.setdefault("WANDB_DISABLE_WEAVE", "true")  # as in training: no LLM-tracer advert for `agents`
         run = wandb.init(
             project=cfg.log.project, mode=cfg.log.wandb, dir=str(where), job_type="meta-test",
             name=f"{run_dir.name}-meta-test", config={"run": str(run_dir), "lifetimes": doc["lifetimes"], "seed": doc["seed"]},
