@@ -9,7 +9,6 @@ datasets). What both share lives here: the options, the names of compared runs, 
 from __future__ import annotations
 
 import os
-
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any

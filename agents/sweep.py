@@ -51,11 +51,16 @@ def sweep(runs: list[Path], envs: list[str], lifetimes: int, out_dir: Path, max_
     return rows
 
 
+def _late_start(episodes: int, late: int) -> int:
+    """0-based index of the first late episode: ``late``, or the last one in a shorter lifetime."""
+    return max(min(late, episodes - 1), 0)
+
+
 def late_means(agents: dict[str, list], late: int) -> dict[str, Any]:
     """Each agent's mean return over episodes ``late``+1 … (the last episode alone in a lifetime
     shorter than that), over the lifetimes whose returns are finite; ``diverged`` counts the
     lifetimes that are not (a plastic state that overflowed), per agent where there are any."""
-    first = max(min(late, min(np.asarray(c).shape[1] for c in agents.values()) - 1), 0)
+    first = _late_start(min(np.asarray(c).shape[1] for c in agents.values()), late)
     out: dict[str, Any] = {"late_from_episode": first + 1, "late_mean": {}}
     for a, c in agents.items():
         c = np.asarray(c, dtype=float)[:, first:]
@@ -71,7 +76,7 @@ def late_spread(curves: list, late: int = 3) -> tuple[int, float, np.ndarray]:
     percentiles) of each lifetime's mean return over episodes ``late``+1 …: a mean of bimodal
     lifetimes (a good controller learned or not) hides how many lifetimes fail."""
     c = np.asarray(curves, dtype=float)
-    first = max(min(late, c.shape[1] - 1), 0)
+    first = _late_start(c.shape[1], late)
     per_life = c[:, first:].mean(1)
     per_life = per_life[np.isfinite(per_life)]
     if per_life.size == 0:

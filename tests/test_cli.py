@@ -193,6 +193,8 @@ def test_wandb_offline_writes_a_local_run(tmp_path, cli):
             env={"WANDB_MODE": "offline", "WANDB_SILENT": "false"})
     assert r.returncode == 0, r.stderr
     assert list((out / "wandb").glob("offline-run-*"))
+    # wandb took the `agents` package for the OpenAI Agents SDK and advertised an LLM tracer
+    assert "Weave" not in r.stdout + r.stderr
     before = sorted((out / "wandb").iterdir())
     dest = tmp_path / "elsewhere" / "mt.json"
     r = cli("meta-test", str(out), "--env", "CartPole-v1", "--lifetimes", "1", "--out", str(dest),
@@ -201,8 +203,6 @@ def test_wandb_offline_writes_a_local_run(tmp_path, cli):
     assert list((dest.parent / "wandb").glob("offline-run-*"))  # the meta-test's log lies beside its JSON
     assert "Weave" not in r.stdout + r.stderr
     assert sorted((out / "wandb").iterdir()) == before  # and the run it read is left as it was
-    # wandb took the `agents` package for the OpenAI Agents SDK and advertised an LLM tracer
-    assert "Weave" not in r.stdout + r.stderr
 
 
 BAD = [
