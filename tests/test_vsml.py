@@ -131,20 +131,24 @@ def _held_out_accuracy(genome, key, learn=True):
 
 def test_es_meta_training_raises_held_out_accuracy():
     """A few generations of ES over the shared LSTM make networks learn new tasks: held-out
-    accuracy on unseen tasks rises well above chance, and above the same genome with learning off."""
+    accuracy on unseen tasks rises well above chance, and above the same genome with learning off.
+
+    Population 32 for 40 generations: at 16 for 20 the outcome hung on the CPU's rounding (one
+    seed in six passed on a second AVX-512 machine); at this budget six seeds of six reached
+    0.93-0.97 there."""
     template = vsml.init_genome(jax.random.key(0), state_size=4, message_size=3)
-    es, params = make_strategy("CMA_ES", 16, template, 0.5)
+    es, params = make_strategy("CMA_ES", 32, template, 0.5)
     state = es.init(jax.random.key(1), template, params)
     # compiled once each: the population's score (also used for the final comparison), ask, tell
     fit = jax.jit(jax.vmap(_held_out_accuracy, in_axes=(0, None)))
     ask = jax.jit(lambda k, s: es.ask(k, s, params))
     tell = jax.jit(lambda k, pop, f, s: es.tell(k, pop, evosax_fitness(f)[0], s, params)[0])
-    for gen in range(20):
+    for gen in range(40):
         k_ask, k_task, k_tell = jax.random.split(jax.random.fold_in(jax.random.key(2), gen), 3)
         pop, state = ask(k_ask, state)
         state = tell(k_tell, pop, fit(pop, k_task), state)
     mean, unseen = es.get_mean(state), jax.random.key(99)
-    before, after = np.asarray(fit(jax.tree.map(lambda a, b: jnp.stack([a, b] * 8), template, mean), unseen))[:2]
+    before, after = np.asarray(fit(jax.tree.map(lambda a, b: jnp.stack([a, b] * 16), template, mean), unseen))[:2]
     frozen = float(jax.jit(lambda g: _held_out_accuracy(g, unseen, learn=False))(mean))
     assert after > 0.75, (before, after, frozen)
     assert after > before + 0.15 and after > frozen + 0.15, (before, after, frozen)
