@@ -8,7 +8,6 @@ datasets). What both share lives here: the options, the names of compared runs, 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import numpy as np
 from agents.config import TrainConfig, model_label
 from agents.family import family
 from agents.rundir import load_run_config
+from agents.wandb_init import start_wandb
 
 
 @dataclass(frozen=True)
@@ -87,11 +87,9 @@ def log_meta_test(cfg: TrainConfig, run_dir: Path, doc: dict[str, Any], plots: d
     try:
         import wandb
 
-        os.environ.setdefault("WANDB_DISABLE_WEAVE", "true")  # as in training: no LLM-tracer advert for `agents`
-        run = wandb.init(
-            project=cfg.log.project, mode=cfg.log.wandb, dir=str(where), job_type="meta-test",
-            name=f"{run_dir.name}-meta-test", config={"run": str(run_dir), "lifetimes": doc["lifetimes"], "seed": doc["seed"]},
-            settings=wandb.Settings(silent=True, console="off"),
+        run = start_wandb(
+            cfg, where, job_type="meta-test", name=f"{run_dir.name}-meta-test",
+            config={"run": str(run_dir), "lifetimes": doc["lifetimes"], "seed": doc["seed"]},
         )  # fmt: skip
         for env, r in doc["results"].items():
             names = list(r["agents"])

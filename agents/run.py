@@ -36,6 +36,7 @@ from agents.rundir import (  # noqa: F401 - importable from here too, as before 
     read_metrics,
 )
 from agents.trainer import Trainer, metrics_to_host
+from agents.wandb_init import start_wandb
 
 
 class Interrupted(Exception):
@@ -60,20 +61,8 @@ class _Wandb:
         if cfg.log.wandb == "disabled" or not enabled:
             return
         try:
-            import wandb
-
-            # wandb takes this package's name, `agents`, for the OpenAI Agents SDK and advertises
-            # its LLM-tracing tool on every run; a user's own setting wins
-            os.environ.setdefault("WANDB_DISABLE_WEAVE", "true")
-            self.run = wandb.init(
-                project=cfg.log.project,
-                mode=cfg.log.wandb,
-                dir=str(run_dir),
-                config=to_dict(cfg),
-                id=run_id,
-                resume="allow" if run_id else None,
-                name=run_dir.name,
-                settings=wandb.Settings(silent=True, console="off"),
+            self.run = start_wandb(
+                cfg, run_dir, config=to_dict(cfg), id=run_id, resume="allow" if run_id else None, name=run_dir.name
             )
             self.id = self.run.id
         except Exception as e:  # network, disk, auth: keep training with local logs
