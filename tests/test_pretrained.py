@@ -43,6 +43,19 @@ def test_pretrained_genome_meta_tests_on_seen_and_unseen_envs(run, tmp_path, cli
         assert plastic[:, 1:].mean() > 150 and frozen[:, 1:].mean() < 80
 
 
+def test_pretrained_mountaincar_genome_learns_to_reach_the_flag(tmp_path, cli):
+    """The shipped MountainCar genome reaches the flag on fresh wirings within a few windows,
+    and only by learning: with plasticity off, and for random genomes, the car never gets there."""
+    dest = tmp_path / "mt.json"
+    r = cli("meta-test", str(ROOT / "pretrained" / "mountaincar_130"), "--env", "MountainCar-v0",
+            "--lifetimes", "4", "--out", str(dest))
+    assert r.returncode == 0, r.stderr
+    agents = {k: np.asarray(v) for k, v in json.loads(dest.read_text())["results"]["MountainCar-v0"]["agents"].items()}
+    assert agents["evolved"].shape == (4, 8)
+    assert agents["evolved"][:, 3:].mean() > -160, agents["evolved"]
+    assert (agents["frozen"] == -200).all() and agents["random"].mean() < -195
+
+
 def test_pretrained_pendulum_genome_balances_on_its_own_wiring():
     """The published result reproduces from the shipped genome: two lifetimes on the wiring it was
     evolved on (new environment seeds) balance the pole; with plasticity off it falls."""
