@@ -329,7 +329,8 @@ def cmd_envs(args) -> int:
     print("npz:/path/file.npz (arrays x, y) and idx:/path/images,/path/labels read your own files")
     print("termination: what an episode's early end means there; lifetime.terminal_reward is shown only after a failure")
     print("\nvariants: NAME:param=value,... changes environment parameters (e.g. CartPole-v1:gravity=20,length=1),"
-          " NAME:perm=SEED permutes the observation")
+          " NAME:perm=SEED permutes the observation, NAME:obs_norm=fixed scales it by random play's mean and s.d."
+          " (that environment only; lifetime.obs_norm scales every environment of a run)")
     print(f"brax: brax/NAME:backend=B with B one of {', '.join(brax_env.BACKENDS)} (default {brax_env.DEFAULT_BACKEND}), "
           "reset=first|fresh, and the environment's numeric arguments (e.g. brax/hopper:ctrl_cost_weight=0.01); "
           "episode cap lifetime.max_steps (default 1000)")

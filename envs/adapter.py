@@ -52,7 +52,8 @@ def parse_env_name(name: str) -> tuple[str, dict[str, str]]:
 
     Variants change environment parameters (``CartPole-v1:length=1.0,gravity=12``) or
     permute the observation dimensions with a fixed seed (``CartPole-v1:perm=3``), so a
-    meta-test can meet dynamics and input orders it never saw in training.
+    meta-test can meet dynamics and input orders it never saw in training; ``obs_norm=fixed``
+    scales one environment's observations by those of random play.
     """
     base, _, rest = name.partition(":")
     opts: dict[str, str] = {}
@@ -62,6 +63,11 @@ def parse_env_name(name: str) -> tuple[str, dict[str, str]]:
             raise UnknownEnvError(f"bad environment variant {part!r} in {name!r}: write NAME:key=value,key=value")
         opts[key.strip()] = value.strip()
     return base, opts
+
+
+def variant_name(base: str, opts: dict[str, str]) -> str:
+    """The inverse of ``parse_env_name``: (base, {key: value}) -> ``Base-v1:key=value,...``."""
+    return f"{base}:{','.join(f'{k}={v}' for k, v in opts.items())}" if opts else base
 
 
 def obs_permutation(name: str, perm_seed: str | None, obs_size: int) -> jax.Array:

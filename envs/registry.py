@@ -17,7 +17,8 @@ import jax.numpy as jnp
 import numpy as np
 
 # the adapter type and name parsing live below the registry (envs.adapter); importable from here too
-from envs.adapter import EnvAdapter, UnknownEnvError, obs_permutation, parse_env_name, random_actions  # noqa: F401
+from envs.adapter import EnvAdapter, UnknownEnvError, obs_permutation, parse_env_name, random_actions, variant_name  # noqa: F401
+from envs.observations import with_fixed_obs_norm
 
 # Return ranges of the authors' min-max normalised fitness (their scripts/sfnn/main.py).
 RETURN_RANGES: dict[str, tuple[float, float]] = {
@@ -74,7 +75,12 @@ def env_names() -> list[str]:
 
 def check_env_name(name: str) -> None:
     """Raise UnknownEnvError with the closest registered names as a suggestion."""
-    base, _ = parse_env_name(name)
+    base, opts = parse_env_name(name)
+    if "obs_norm" in opts:
+        mode = opts.pop("obs_norm")
+        if mode != "fixed":
+            raise UnknownEnvError(f"{name}: obs_norm={mode!r}; the variant is obs_norm=fixed (per-lifetime statistics: lifetime.obs_norm=running)")
+        return check_env_name(variant_name(base, opts))
     if base in GYMNAX_DISCRETE or base in GYMNAX_CONTINUOUS:
         return
     if base.startswith("brax/"):
@@ -91,7 +97,7 @@ def _with_overrides(params: Any, opts: dict[str, str], name: str) -> Any:
     changes = {}
     for key, value in opts.items():
         if key not in fields:
-            raise UnknownEnvError(f"{name}: {key!r} is not a parameter; choose from {', '.join(sorted(fields))} or perm")
+            raise UnknownEnvError(f"{name}: {key!r} is not a parameter; choose from {', '.join(sorted(fields))}, perm or obs_norm")
         try:
             changes[key] = type(getattr(params, key))(float(value)) if not isinstance(getattr(params, key), bool) else value == "true"
         except (TypeError, ValueError):
@@ -110,6 +116,8 @@ def make_env(name: str, max_steps: int | None = None) -> EnvAdapter:
     """Build the adapter for a registered name (with variants); ``max_steps`` overrides the episode cap."""
     check_env_name(name)
     base, opts = parse_env_name(name)
+    if "obs_norm" in opts:
+        return _obs_normed(name, base, opts, max_steps)
     if base.startswith("brax/"):
         from envs.brax_env import make_brax_env
 
@@ -156,6 +164,16 @@ def make_env(name: str, max_steps: int | None = None) -> EnvAdapter:
         termination=TERMINATION.get(base, "end"),
         **bounds,
     )
+
+
+def _obs_normed(name: str, base: str, opts: dict[str, str], max_steps: int | None) -> EnvAdapter:
+    """The ``obs_norm=fixed`` variant: the environment without it, its observations scaled by
+    the mean and s.d. of random play in that environment (as ``lifetime.obs_norm=fixed`` does
+    for every environment of a run)."""
+    opts.pop("obs_norm")  # its value was checked by check_env_name
+    raw = make_env(variant_name(base, opts), max_steps)
+    _, mean, std = random_play(raw)
+    return with_fixed_obs_norm(raw, name, mean, std)
 
 
 @lru_cache(maxsize=None)

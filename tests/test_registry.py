@@ -1,5 +1,7 @@
 """Environment names: registry, variants with other dynamics, permutations, suggestions."""
 
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -46,7 +48,7 @@ def test_unknown_name_suggests_the_closest():
         make_env("CartPole-v1:wings=2")
 
 
-@pytest.mark.parametrize("name", ["CartPole-v1:wings=2", "CartPole-v1:perm=x", "CartPole-v1:gravity=heavy"])
+@pytest.mark.parametrize("name", ["CartPole-v1:wings=2", "CartPole-v1:perm=x", "CartPole-v1:gravity=heavy", "CartPole-v1:obs_norm=running"])
 def test_bad_variants_are_config_errors_before_any_run_starts(name):
     from agents.config import ConfigError, load_config
 
@@ -84,3 +86,33 @@ def test_observation_permutation_reorders_and_is_never_the_identity(seed):
     assert sorted(order) == [0, 1, 2, 3] and not np.array_equal(order, np.arange(4))
     np.testing.assert_allclose(perm, base[:, order])
     assert not np.allclose(perm, base)
+
+
+def test_obs_norm_variant_scales_one_environment_as_the_run_wide_option_does():
+    """``MountainCar-v0:obs_norm=fixed`` with ``lifetime.obs_norm=none`` is the same agent as
+    ``lifetime.obs_norm=fixed`` on plain MountainCar: the shipped genome, evolved with the
+    run-wide option, lives the very same lifetimes both ways. The variant touches one
+    environment only, so a three-environment run can scale MountainCar and leave Acrobot raw."""
+    import dataclasses
+
+    from agents.rl.finish import evaluate_lifetimes, repeat_genome
+    from agents.rundir import load_genome, load_run_config
+
+    run = Path("pretrained/mountaincar_130")
+    cfg = load_run_config(run)
+    assert cfg.lifetime.obs_norm == "fixed"
+    genomes = repeat_genome(load_genome(run, cfg), 2)
+    run_wide = evaluate_lifetimes(cfg, genomes)["MountainCar-v0"]
+    per_env_cfg = dataclasses.replace(cfg, envs=["MountainCar-v0:obs_norm=fixed"],
+                                      lifetime=dataclasses.replace(cfg.lifetime, obs_norm="none"))  # fmt: skip
+    per_env = evaluate_lifetimes(per_env_cfg, genomes)["MountainCar-v0:obs_norm=fixed"]
+    raw = evaluate_lifetimes(per_env_cfg, genomes, envs=["MountainCar-v0"])["MountainCar-v0"]
+    np.testing.assert_array_equal(per_env, run_wide)
+    assert per_env[:, 3:].mean() > raw[:, 3:].mean()  # the genome needs its scaled inputs
+
+    scaled, plain = _trajectory(make_env("Acrobot-v1:obs_norm=fixed")), _trajectory(make_env("Acrobot-v1"))
+    assert np.abs(scaled).max() <= 5.0 and not np.allclose(scaled, plain)
+    assert make_env("Acrobot-v1:obs_norm=fixed").return_range == make_env("Acrobot-v1").return_range
+    for bad in ("Acrobot-v1:obs_norm=running", "Acrobot-v1:obs_norm=fixed,wings=2"):
+        with pytest.raises(UnknownEnvError, match="obs_norm|wings"):
+            make_env(bad)

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from agents.config import TrainConfig
+from envs.observations import normalise_obs
 from envs.registry import EnvAdapter, random_play
 from sfnn import Genome, SFNNSpec, Topology, baselines, init_genome, init_state, step, vsml
 from sfnn.population import init_population_state, population_step, to_population_last
@@ -118,8 +119,6 @@ def env_actions(env: EnvAdapter, values: jax.Array) -> jax.Array:
     return jnp.argmax(values, axis=-1)
 
 
-OBS_CLIP = 5.0  # normalised observations are clipped to ±5 standard deviations
-OBS_VAR_EPS = 1e-4  # keeps a near-constant dimension from being blown up
 
 
 class ObsStats(NamedTuple):
@@ -142,10 +141,6 @@ def update_obs_stats(stats: ObsStats, obs: jax.Array) -> ObsStats:
     delta = obs - stats.mean
     mean = stats.mean + delta / count[:, None]
     return ObsStats(count, mean, stats.m2 + delta * (obs - mean))
-
-
-def normalise_obs(obs: jax.Array, mean: jax.Array, var: jax.Array) -> jax.Array:
-    return jnp.clip((obs - mean) / jnp.sqrt(var + OBS_VAR_EPS), -OBS_CLIP, OBS_CLIP)
 
 
 class ObsPipeline:
