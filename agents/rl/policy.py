@@ -119,8 +119,6 @@ def env_actions(env: EnvAdapter, values: jax.Array) -> jax.Array:
     return jnp.argmax(values, axis=-1)
 
 
-
-
 class ObsStats(NamedTuple):
     """Running observation statistics of B agents (Welford), kept within one lifetime."""
 
