@@ -61,6 +61,7 @@ class FitnessConfig:
     kind: str = "normalized_weighted"  # normalized_weighted (authors) | mean (plain mean return)
     combine: str = "product"  # several envs: product (authors) | mean | geomean (geometric mean, each factor floored at 0.001)
     ranges: dict[str, list[float]] = field(default_factory=dict)  # extra [low, high] return ranges
+    worst_fraction: float = 1.0  # each env's fitness: mean of the member's worst ceil(f * lifetimes) lifetimes (1.0: all)
 
 
 @dataclass
@@ -410,7 +411,21 @@ def validate(cfg: TrainConfig) -> None:
     for name, rng in cfg.fitness.ranges.items():
         if len(rng) != 2 or not rng[1] > rng[0]:
             raise ConfigError(f"fitness.ranges.{name} must be [low, high] with high > low")
+    _validate_worst_fraction(cfg, supervised)
     check_strategy(cfg.strategy)
+
+
+def _validate_worst_fraction(cfg: TrainConfig, supervised: bool) -> None:
+    f = cfg.fitness.worst_fraction
+    if not 0.0 < f <= 1.0:
+        raise ConfigError(f"fitness.worst_fraction={f} must be in (0, 1]: the share of a member's lifetimes, "
+                          "its worst, whose mean is its fitness (1.0: all of them)")
+    if f < 1.0 and supervised:
+        raise ConfigError(f"fitness.worst_fraction={f} applies to lifetimes in environments; a dataset learner's "
+                          "fitness is its mean over supervised.tasks_per_member tasks: leave it at 1.0")
+    if f < 1.0 and cfg.lifetime.lifetimes < 2:
+        raise ConfigError(f"fitness.worst_fraction={f} needs lifetime.lifetimes >= 2 (got {cfg.lifetime.lifetimes}): "
+                          "with one lifetime a member the worst of them is the mean")
 
 
 def _validate_vsml(cfg: TrainConfig) -> None:

@@ -6,6 +6,8 @@ exactly one place, ``trainer.evosax_fitness``.
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 
@@ -33,6 +35,21 @@ def lifetime_fitness(returns: jax.Array, kind: str, return_range: tuple[float, f
         w = episode_weights(returns.shape[-1])
         return jnp.sum(normalize_returns(returns, *return_range) * w, axis=-1)
     raise ValueError(f"unknown fitness kind {kind!r}")
+
+
+def over_lifetimes(fit: jax.Array, worst_fraction: float = 1.0) -> jax.Array:
+    """One environment's fitness from its lifetimes (last axis): the mean of the worst
+    ``ceil(worst_fraction * lifetimes)`` of them (1.0: the plain mean; 0.5: the worse half).
+
+    Why: in Acrobot and MountainCar a genome reaches a good controller in about half of its
+    lifetimes, and which half is chance inside the lifetime; the mean pays as much for a better
+    lucky lifetime as for a failing one lifted, the worse half only for the latter.
+    """
+    n = fit.shape[-1]
+    k = max(1, math.ceil(worst_fraction * n - 1e-9))
+    if k >= n:
+        return jnp.mean(fit, axis=-1)
+    return jnp.mean(jnp.sort(fit, axis=-1)[..., :k], axis=-1)
 
 
 GEOMEAN_FLOOR = 1e-3

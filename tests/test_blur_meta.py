@@ -59,6 +59,7 @@ BAD_CONFIG = [
     (["supervised.tasks_per_member=2"], "fewer than the 3 datasets"),
     (["supervised.task_transform.classes=1"], "classes"),
     (["envs=[sklearn:digits,sklearn:digits]"], "twice"),
+    (["fitness.worst_fraction=0.5"], "applies to lifetimes in environments"),
 ]
 
 

@@ -1,5 +1,7 @@
 """Lifetimes, fitness, the ES trainer: learning signals are wired the right way round."""
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -185,6 +187,33 @@ def test_member_results_do_not_depend_on_batch():
     f_all = fn(g, jnp.arange(6))
     f_sub = fn(jax.tree.map(lambda x: x[3:], g), jnp.arange(3, 6))
     np.testing.assert_allclose(f_all[3:], f_sub, rtol=1e-6)
+
+
+def test_worst_fraction_fitness_is_the_mean_of_each_environments_worse_lifetimes():
+    """``fitness.worst_fraction``: each environment's fitness is the mean of the member's worst
+    ceil(f * lifetimes) lifetimes, computed here from the returned returns with numpy; 1.0 is the
+    plain mean, and the worse half scores no member above its mean."""
+    from agents.fitness import over_lifetimes
+
+    np.testing.assert_allclose(over_lifetimes(jnp.array([0.1, 0.9, 0.5, 0.3]), 0.5), 0.2, rtol=1e-6)
+    np.testing.assert_allclose(over_lifetimes(jnp.array([0.1, 0.9, 0.5, 0.3]), 0.3), 0.2, rtol=1e-6)  # ceil(1.2) = 2
+    np.testing.assert_allclose(over_lifetimes(jnp.array([0.1, 0.9, 0.5, 0.3]), 0.25), 0.1, rtol=1e-6)
+    np.testing.assert_allclose(over_lifetimes(jnp.array([0.1, 0.9, 0.5, 0.3]), 1.0), 0.45, rtol=1e-6)
+    cfg = tiny_cfg("lifetime.lifetimes=4", "fitness.worst_fraction=0.5", "envs=[CartPole-v1,Acrobot-v1]",
+                   "fitness.combine=mean")
+    g = jax.vmap(lambda k: Trainer.build(cfg).template)(jnp.arange(3))
+    g = jax.tree.map(lambda x: x + 0.3 * jnp.arange(3).reshape((-1,) + (1,) * (x.ndim - 1)), g)
+    key = jax.random.key(3)
+    fit, rets = jax.jit(lambda g, m: population_fitness(cfg, env_tasks(cfg), g, m, key, key))(g, jnp.arange(3))
+    lives = {name: np.asarray(r).mean(-1) for name, r in rets.items()}  # (members, lifetimes): fitness.kind=mean
+    worse = np.mean([np.sort(v, axis=1)[:, :2].mean(1) for v in lives.values()], axis=0)
+    np.testing.assert_allclose(fit, worse, rtol=1e-5)
+    mean = np.mean([v.mean(1) for v in lives.values()], axis=0)
+    assert np.all(worse <= mean + 1e-6) and np.any(worse < mean - 1e-3), (worse, mean)
+    for bad, needle in [("fitness.worst_fraction=0", "(0, 1]"), ("fitness.worst_fraction=1.5", "(0, 1]"),
+                        ("fitness.worst_fraction=0.5", "lifetime.lifetimes >= 2")]:
+        with pytest.raises(ConfigError, match=re.escape(needle)):
+            tiny_cfg(bad)
 
 
 def test_sfnn_evolution_improves_on_cartpole():
