@@ -12,6 +12,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from envs.adapter import task_name  # noqa: E402
+
 
 def safe_name(name: str) -> str:
     """A task name usable in a file name (dataset names hold ':' and may hold paths)."""
@@ -100,24 +102,35 @@ def compare_runs(
     ``smooth`` > 1 plots the running mean over that many generations. ``episodes`` = (first, last),
     1-based and inclusive, averages only those episodes (or windows) of each lifetime, e.g. (4, 8)
     for the late windows that the learning targets are stated on; default: every episode."""
-    envs = sorted({k.split("/", 1)[1] for ms in runs.values() for k in ms[0] if k.startswith("return/")})
-    if not envs:
+    panels = compare_panels(runs)
+    if not panels:
         raise ValueError("no environment returns in these runs' metrics (BLUR runs have accuracies instead)")
-    fig, axes = plt.subplots(1, len(envs), figsize=(5.5 * len(envs), 4), squeeze=False)
-    for ax, env in zip(axes[0], envs):
-        for label, ms in runs.items():
-            rows = [m for m in ms if m.get(f"return/{env}") is not None]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False)
+    for ax, (task, lines) in zip(axes[0], panels.items()):
+        for label, env in lines:
+            rows = [m for m in runs[label] if m.get(f"return/{env}") is not None]
             if rows:
                 ys = running_mean([_episode_mean(m, env, episodes, label) for m in rows], smooth)
-                ax.plot([m[x] for m in rows], ys, label=label)
+                ax.plot([m[x] for m in rows], ys, label=label if env == task else f"{label} [{env}]")
         which = "" if episodes is None else f", episodes {episodes[0]}–{episodes[1]}"
         ylabel = "population mean return" + which + (f" ({smooth}-generation mean)" if smooth > 1 else "")
-        ax.set(xlabel="generation" if x == "generation" else "wall time (s)", ylabel=ylabel, title=env)
+        ax.set(xlabel="generation" if x == "generation" else "wall time (s)", ylabel=ylabel, title=task)
         ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def compare_panels(runs: dict[str, list[dict[str, Any]]]) -> dict[str, list[tuple[str, str]]]:
+    """Task -> the (run label, environment name) lines of its panel. A variant that only scales
+    what the agent sees (``MountainCar-v0:obs_norm=fixed``) is drawn on its task's panel, beside
+    runs on the raw environment: the returns are the same task's."""
+    panels: dict[str, list[tuple[str, str]]] = {}
+    for label, ms in runs.items():
+        for env in sorted({k.split("/", 1)[1] for k in ms[0] if k.startswith("return/")}):
+            panels.setdefault(task_name(env), []).append((label, env))
+    return dict(sorted(panels.items()))
 
 
 def _episode_mean(row: dict[str, Any], env: str, episodes: tuple[int, int] | None, label: str) -> float:

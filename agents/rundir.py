@@ -8,6 +8,7 @@ refuse a damaged or unfinished directory with the same one-line errors.
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 from pathlib import Path
@@ -63,12 +64,19 @@ def save_genomes(path: Path, genomes: dict[str, Genome]) -> None:
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    """The per-generation rows of a run's metrics.jsonl (a torn last line is ignored)."""
+    """The per-generation rows of a run's metrics.jsonl (a torn last line is ignored), or of
+    metrics.jsonl.gz where only that is there: recorded results keep their metrics compressed
+    beside config.yaml, so that ``sfnn compare`` plots them without their run directory."""
     path = run_dir / "metrics.jsonl"
-    if not path.is_file():
+    if not path.is_file() and (run_dir / "metrics.jsonl.gz").is_file():
+        path = run_dir / "metrics.jsonl.gz"
+        text = gzip.decompress(path.read_bytes()).decode()
+    elif not path.is_file():
         raise RunError(f"{run_dir} has no metrics.jsonl: pass the --out directory of an sfnn train run")
+    else:
+        text = path.read_text()
     rows = []
-    for line in path.read_text().splitlines():
+    for line in text.splitlines():
         try:
             rows.append(json.loads(line))
         except json.JSONDecodeError:

@@ -70,6 +70,18 @@ def variant_name(base: str, opts: dict[str, str]) -> str:
     return f"{base}:{','.join(f'{k}={v}' for k, v in opts.items())}" if opts else base
 
 
+AGENT_SIDE_OPTIONS = ("obs_norm",)  # variant options that change what the agent sees, not the task
+
+
+def task_name(name: str) -> str:
+    """The environment a variant plays, without the options that only rescale what the agent
+    sees (``obs_norm``): ``MountainCar-v0:obs_norm=fixed`` plays ``MountainCar-v0``, with the same
+    rewards and returns, so runs that differ only there are compared on one plot. (``perm=``
+    stays: it is a meta-test's unseen input order, another task for the learner.)"""
+    base, opts = parse_env_name(name)
+    return variant_name(base, {k: v for k, v in opts.items() if k not in AGENT_SIDE_OPTIONS})
+
+
 def obs_permutation(name: str, perm_seed: str | None, obs_size: int) -> jax.Array:
     """The fixed observation order of a ``perm=SEED`` variant (identity without one).
 

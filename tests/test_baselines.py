@@ -1,6 +1,8 @@
 """Baselines (mlp, hebbian, rnn), multi-environment fitness, estimated return ranges, meta-test --compare."""
 
+import gzip
 import json
+import shutil
 
 import jax
 import jax.numpy as jnp
@@ -167,12 +169,37 @@ def test_compare_plots_several_runs(baseline_run, tmp_path, cli):
     assert png.stat().st_size > 1000
     r = cli("compare", str(tmp_path), "--out", str(png))
     assert r.returncode == 2 and "not a run directory" in r.stderr and "Traceback" not in r.stderr
+    recorded = tmp_path / "recorded"  # a result as committed: config.yaml and metrics.jsonl.gz
+    recorded.mkdir()
+    shutil.copy(baseline_run / "config.yaml", recorded)
+    (recorded / "metrics.jsonl.gz").write_bytes(gzip.compress((baseline_run / "metrics.jsonl").read_bytes()))
+    r = cli("compare", str(baseline_run), str(recorded), "--out", str(png))
+    assert r.returncode == 0 and "plot:" in r.stdout, r.stderr
     r = cli("compare", str(baseline_run), "--out", str(png), "--generations", "2", "--smooth", "3")
     assert r.returncode == 0, r.stderr
     r = cli("compare", str(baseline_run), "--out", str(png), "--smooth", "0")
     assert r.returncode == 2 and "--smooth 0: must be at least 1" in r.stderr
     r = cli("compare", str(baseline_run), "--out", str(png), "--episodes", "3-2")
     assert r.returncode == 2 and "--episodes 3-2: expected FIRST-LAST" in r.stderr
+
+
+def test_compare_draws_a_scaled_variant_on_its_environments_panel():
+    """``MountainCar-v0:obs_norm=fixed`` plays MountainCar-v0 (only the agent's inputs are scaled),
+    so a run with it is compared with a raw-input run on one panel; a permuted variant is another
+    task and keeps its own."""
+    from agents.plots import compare_panels
+    from envs.adapter import task_name
+
+    assert task_name("MountainCar-v0:obs_norm=fixed") == "MountainCar-v0"
+    assert task_name("CartPole-v1:gravity=12,obs_norm=fixed") == "CartPole-v1:gravity=12"
+    assert task_name("CartPole-v1:perm=3") == "CartPole-v1:perm=3"
+    raw = [{"return/CartPole-v1": 1.0, "return/MountainCar-v0": -200.0}]
+    scaled = [{"return/CartPole-v1": 2.0, "return/MountainCar-v0:obs_norm=fixed": -190.0, "return/CartPole-v1:perm=3": 3.0}]
+    assert compare_panels({"raw": raw, "scaled": scaled}) == {
+        "CartPole-v1": [("raw", "CartPole-v1"), ("scaled", "CartPole-v1")],
+        "CartPole-v1:perm=3": [("scaled", "CartPole-v1:perm=3")],
+        "MountainCar-v0": [("raw", "MountainCar-v0"), ("scaled", "MountainCar-v0:obs_norm=fixed")],
+    }
 
 
 def test_compare_averages_only_the_episodes_asked_for(tmp_path):
