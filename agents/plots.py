@@ -113,9 +113,9 @@ def compare_runs(
                 ys = running_mean([_episode_mean(m, env, episodes, label) for m in rows], smooth)
                 ax.plot([m[x] for m in rows], ys, label=label if env == task else f"{label} [{env}]")
         which = "" if episodes is None else f", episodes {episodes[0]}–{episodes[1]}"
-        ylabel = "population mean return" + which + (f" ({smooth}-generation mean)" if smooth > 1 else "")
+        ylabel = "population mean return" + which + (f"\n({smooth}-generation mean)" if smooth > 1 else "")
         ax.set(xlabel="generation" if x == "generation" else "wall time (s)", ylabel=ylabel, title=task)
-        ax.legend()
+        ax.legend(fontsize="small")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
