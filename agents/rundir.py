@@ -70,7 +70,10 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
     path = run_dir / "metrics.jsonl"
     if not path.is_file() and (run_dir / "metrics.jsonl.gz").is_file():
         path = run_dir / "metrics.jsonl.gz"
-        text = gzip.decompress(path.read_bytes()).decode()
+        try:
+            text = gzip.decompress(path.read_bytes()).decode()
+        except (OSError, EOFError, UnicodeDecodeError) as e:
+            raise RunError(f"{path} cannot be read as gzip-compressed JSON lines: {e}") from None
     elif not path.is_file():
         raise RunError(f"{run_dir} has no metrics.jsonl: pass the --out directory of an sfnn train run")
     else:

@@ -175,6 +175,9 @@ def test_compare_plots_several_runs(baseline_run, tmp_path, cli):
     (recorded / "metrics.jsonl.gz").write_bytes(gzip.compress((baseline_run / "metrics.jsonl").read_bytes()))
     r = cli("compare", str(baseline_run), str(recorded), "--out", str(png))
     assert r.returncode == 0 and "plot:" in r.stdout, r.stderr
+    (recorded / "metrics.jsonl.gz").write_bytes(b"not gzip")
+    r = cli("compare", str(recorded), "--out", str(png))
+    assert r.returncode == 2 and "cannot be read" in r.stderr and "Traceback" not in r.stderr, r.stderr
     r = cli("compare", str(baseline_run), "--out", str(png), "--generations", "2", "--smooth", "3")
     assert r.returncode == 0, r.stderr
     r = cli("compare", str(baseline_run), "--out", str(png), "--smooth", "0")
