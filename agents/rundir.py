@@ -67,17 +67,17 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
     """The per-generation rows of a run's metrics.jsonl (a torn last line is ignored), or of
     metrics.jsonl.gz where only that is there: recorded results keep their metrics compressed
     beside config.yaml, so that ``sfnn compare`` plots them without their run directory."""
-    path = run_dir / "metrics.jsonl"
-    if not path.is_file() and (run_dir / "metrics.jsonl.gz").is_file():
-        path = run_dir / "metrics.jsonl.gz"
-        try:
-            text = gzip.decompress(path.read_bytes()).decode()
-        except (OSError, EOFError, UnicodeDecodeError) as e:
-            raise RunError(f"{path} cannot be read as gzip-compressed JSON lines: {e}") from None
-    elif not path.is_file():
-        raise RunError(f"{run_dir} has no metrics.jsonl: pass the --out directory of an sfnn train run")
-    else:
+    path, packed = run_dir / "metrics.jsonl", run_dir / "metrics.jsonl.gz"
+    if path.is_file():
         text = path.read_text()
+    elif packed.is_file():
+        path = packed
+        try:
+            text = gzip.decompress(packed.read_bytes()).decode()
+        except (OSError, EOFError, UnicodeDecodeError) as e:
+            raise RunError(f"{packed} cannot be read as gzip-compressed JSON lines: {e}") from None
+    else:
+        raise RunError(f"{run_dir} has no metrics.jsonl: pass the --out directory of an sfnn train run")
     rows = []
     for line in text.splitlines():
         try:

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 # the adapter type and name parsing live below the registry (envs.adapter); importable from here too
-from envs.adapter import EnvAdapter, UnknownEnvError, obs_permutation, parse_env_name, random_actions, variant_name  # noqa: F401
+from envs.adapter import EnvAdapter, UnknownEnvError, obs_permutation, parse_env_name, random_actions, task_name  # noqa: F401
 from envs.observations import with_fixed_obs_norm
 
 # Return ranges of the authors' min-max normalised fitness (their scripts/sfnn/main.py).
@@ -80,7 +80,7 @@ def check_env_name(name: str) -> None:
         mode = opts.pop("obs_norm")
         if mode != "fixed":
             raise UnknownEnvError(f"{name}: obs_norm={mode!r}; the variant is obs_norm=fixed (per-lifetime statistics: lifetime.obs_norm=running)")
-        return check_env_name(variant_name(base, opts))
+        return check_env_name(task_name(name))
     if base in GYMNAX_DISCRETE or base in GYMNAX_CONTINUOUS:
         return
     if base.startswith("brax/"):
@@ -117,7 +117,7 @@ def make_env(name: str, max_steps: int | None = None) -> EnvAdapter:
     check_env_name(name)
     base, opts = parse_env_name(name)
     if "obs_norm" in opts:
-        return _obs_normed(name, base, opts, max_steps)
+        return _obs_normed(name, max_steps)
     if base.startswith("brax/"):
         from envs.brax_env import make_brax_env
 
@@ -166,12 +166,11 @@ def make_env(name: str, max_steps: int | None = None) -> EnvAdapter:
     )
 
 
-def _obs_normed(name: str, base: str, opts: dict[str, str], max_steps: int | None) -> EnvAdapter:
-    """The ``obs_norm=fixed`` variant: the environment without it, its observations scaled by
-    the mean and s.d. of random play in that environment (as ``lifetime.obs_norm=fixed`` does
-    for every environment of a run)."""
-    opts.pop("obs_norm")  # its value was checked by check_env_name
-    raw = make_env(variant_name(base, opts), max_steps)
+def _obs_normed(name: str, max_steps: int | None) -> EnvAdapter:
+    """The ``obs_norm=fixed`` variant (its value checked by check_env_name): the environment
+    without it (``task_name``), its observations scaled by the mean and s.d. of random play in
+    that environment (as ``lifetime.obs_norm=fixed`` does for every environment of a run)."""
+    raw = make_env(task_name(name), max_steps)
     _, mean, std = random_play(raw)
     return with_fixed_obs_norm(raw, name, mean, std)
 

@@ -195,10 +195,9 @@ def test_worst_fraction_fitness_is_the_mean_of_each_environments_worse_lifetimes
     plain mean, and the worse half scores no member above its mean."""
     from agents.fitness import over_lifetimes
 
-    np.testing.assert_allclose(over_lifetimes(jnp.array([0.1, 0.9, 0.5, 0.3]), 0.5), 0.2, rtol=1e-6)
-    np.testing.assert_allclose(over_lifetimes(jnp.array([0.1, 0.9, 0.5, 0.3]), 0.3), 0.2, rtol=1e-6)  # ceil(1.2) = 2
-    np.testing.assert_allclose(over_lifetimes(jnp.array([0.1, 0.9, 0.5, 0.3]), 0.25), 0.1, rtol=1e-6)
-    np.testing.assert_allclose(over_lifetimes(jnp.array([0.1, 0.9, 0.5, 0.3]), 1.0), 0.45, rtol=1e-6)
+    four = jnp.array([0.1, 0.9, 0.5, 0.3])
+    for fraction, want in [(0.5, 0.2), (0.3, 0.2), (0.25, 0.1), (1.0, 0.45)]:  # 0.3: ceil(1.2) = 2 lifetimes
+        np.testing.assert_allclose(over_lifetimes(four, fraction), want, rtol=1e-6)
     cfg = tiny_cfg("lifetime.lifetimes=4", "fitness.worst_fraction=0.5", "envs=[CartPole-v1,Acrobot-v1]",
                    "fitness.combine=mean")
     g = jax.vmap(lambda k: Trainer.build(cfg).template)(jnp.arange(3))
