@@ -11,7 +11,8 @@ import json
 from pathlib import Path
 
 import numpy as np
-import yaml
+
+from agents.rundir import load_run_config, read_metrics
 
 HERE = Path(__file__).parent
 CONTROL = HERE.parent / "2026-12-03-acrobot-two-wirings" / "acrobot_l4_from_739"
@@ -20,13 +21,9 @@ RUNS = {"control: 4 lifetimes, pop 64": CONTROL, "8 lifetimes, pop 64": HERE / "
 BLOCK = 25_600  # lifetimes lived: 100 control generations
 
 
-def rows(run: Path) -> list[dict]:
-    return [json.loads(line) for line in gzip.open(run / "metrics.jsonl.gz", "rt")]
-
-
 def lifetimes_per_generation(run: Path) -> int:
-    cfg = yaml.safe_load((run / "config.yaml").read_text())
-    return cfg["strategy"]["population"] * cfg["lifetime"]["lifetimes"]
+    cfg = load_run_config(run)
+    return cfg.strategy.population * cfg.lifetime.lifetimes
 
 
 def late_means(path: Path) -> np.ndarray:
@@ -38,7 +35,7 @@ def late_means(path: Path) -> np.ndarray:
 print("population mean over windows 4-8, per block of", BLOCK, "lifetimes lived (generations, wall s at the block's end)")
 for name, run in RUNS.items():
     per = lifetimes_per_generation(run)
-    rs, n = rows(run), BLOCK // per
+    rs, n = read_metrics(run), BLOCK // per
     cells = []
     for s in range(0, len(rs) - n + 1, n):
         ch = rs[s : s + n]
@@ -49,8 +46,6 @@ for name, run in RUNS.items():
 print("\nfinal genome | seed 20000 | 30000 | 40000 | mean | worse half | better half | lifetimes >= -100")
 for name, run in RUNS.items():
     sets = [late_means(p) for p in sorted(run.glob("meta_test_128*.json*"))]
-    if not sets:
-        continue
     all_ = np.concatenate(sets)
     halves = [(s[: len(s) // 2].mean(), s[len(s) // 2 :].mean()) for s in sets]
     print(f"{name} | " + " | ".join(f"{s.mean():.1f}" for s in sets) + f" | {np.mean([s.mean() for s in sets]):.1f} | "
