@@ -304,6 +304,7 @@ def cmd_sweep(args) -> int:
 
 def cmd_envs(args) -> int:
     from envs import brax_env
+    from envs.energy import ENERGIES
     from envs.registry import env_names, make_env
 
     print(f"{'name':<30}{'obs':>6}{'actions':>9}{'':<11}{'max steps':>10}  {'termination':<12}return range")
@@ -328,6 +329,7 @@ def cmd_envs(args) -> int:
         print(f"{name:<26}{d.n_features:>8}{d.n_classes:>9}{len(d.y_train) + len(d.y_val):>10}")
     print("npz:/path/file.npz (arrays x, y) and idx:/path/images,/path/labels read your own files")
     print("termination: what an episode's early end means there; lifetime.terminal_reward is shown only after a failure")
+    print(f"lifetime.energy_reward shows the mechanical energy of: {', '.join(ENERGIES)}")
     print("\nvariants: NAME:param=value,... changes environment parameters (e.g. CartPole-v1:gravity=20,length=1),"
           " NAME:perm=SEED permutes the observation, NAME:obs_norm=fixed scales it by random play's mean and s.d."
           " (that environment only; lifetime.obs_norm scales every environment of a run)")

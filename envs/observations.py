@@ -40,4 +40,11 @@ def with_fixed_obs_norm(env: EnvAdapter, name: str, mean: np.ndarray, std: np.nd
         obs, state, reward, terminated, truncated = env.step(key, state, action)
         return normalise_obs(obs, m, v), state, reward, terminated, truncated
 
-    return replace(env, name=name, reset=reset, step=step)
+    energy = None
+    if env.energy is not None:
+        raw_energy = env.energy
+
+        def energy(obs):  # of the raw observation the scaled one came from
+            return raw_energy(obs * jnp.sqrt(v + OBS_VAR_EPS) + m)  # exact unless the obs was clipped
+
+    return replace(env, name=name, reset=reset, step=step, energy=energy)

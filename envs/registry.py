@@ -18,6 +18,7 @@ import numpy as np
 
 # the adapter type and name parsing live below the registry (envs.adapter); importable from here too
 from envs.adapter import EnvAdapter, UnknownEnvError, obs_permutation, parse_env_name, random_actions, task_name  # noqa: F401
+from envs.energy import ENERGIES
 from envs.observations import with_fixed_obs_norm
 
 # Return ranges of the authors' min-max normalised fitness (their scripts/sfnn/main.py).
@@ -139,6 +140,13 @@ def make_env(name: str, max_steps: int | None = None) -> EnvAdapter:
     def flat(obs):
         return jnp.asarray(obs, jnp.float32).reshape(-1)[perm]
 
+    energy = None
+    if base in ENERGIES:
+        raw_energy, unperm = ENERGIES[base](params), jnp.argsort(perm)
+
+        def energy(obs):  # of an observation as the agent gets it (permuted by a perm= variant)
+            return raw_energy(obs[unperm])
+
     def reset(key):
         obs, state = env.reset(key, params)
         return flat(obs), state
@@ -162,6 +170,7 @@ def make_env(name: str, max_steps: int | None = None) -> EnvAdapter:
         step=step,
         return_range=RETURN_RANGES.get(base),
         termination=TERMINATION.get(base, "end"),
+        energy=energy,
         **bounds,
     )
 

@@ -25,7 +25,7 @@ def test_terminal_reward_is_shown_only_where_termination_is_failure(name, shaped
     shown the environment's own reward."""
     lt = load_config(None, ["lifetime.terminal_reward=-1"]).lifetime
     env = make_env(name)
-    r = shaped_reward(lt, env, jnp.array([0.5, 0.5]), jnp.array([True, False]))
+    r = shaped_reward(lt, env, jnp.array([0.5, 0.5]), jnp.array([True, False]), jnp.zeros((2, env.obs_size)))
     np.testing.assert_array_equal(r, [-1.0, 0.5] if shaped else [0.5, 0.5])
     assert env.termination == {"CartPole-v1": "failure", "Acrobot-v1": "success", "MountainCar-v0": "success"}.get(name, "end")
 

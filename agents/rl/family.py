@@ -9,7 +9,7 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 
-from agents.config import TrainConfig
+from agents.config import ConfigError, TrainConfig
 from agents.family import Family
 from agents.rl.bench import bench_envs
 from agents.rl.evaluate import EnvTask, env_tasks, population_fitness
@@ -21,8 +21,17 @@ from agents.trainer import sharded_evaluator
 
 def check(cfg: TrainConfig, announce: bool) -> None:
     """Every environment builds with this learner (its return range known or estimated now, and
-    said so when ``announce``); a baseline's input and output sizes are fixed into the config."""
-    for task in env_tasks(cfg):
+    said so when ``announce``); a baseline's input and output sizes are fixed into the config.
+    ``lifetime.energy_reward`` with no environment that has an energy would change nothing, so it
+    is refused rather than ignored."""
+    tasks = env_tasks(cfg)
+    if cfg.lifetime.energy_reward is not None and all(t.env.energy is None for t in tasks):
+        from envs.energy import ENERGIES
+
+        raise ConfigError(f"lifetime.energy_reward={cfg.lifetime.energy_reward:g} would change nothing: none of "
+                          f"{', '.join(t.env.name for t in tasks)} has a mechanical energy (those that do: "
+                          f"{', '.join(ENERGIES)})")
+    for task in tasks:
         if task.range_source == "estimated" and announce:
             lo, hi = task.return_range
             print(f"{task.env.name}: return range for fitness estimated as [{lo:.1f}, {hi:.1f}] "

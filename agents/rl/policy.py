@@ -173,13 +173,22 @@ class ObsPipeline:
         return state, obs * self.scale, lambda net: net
 
 
-def shaped_reward(lt, env: EnvAdapter, reward: jax.Array, terminated: jax.Array) -> jax.Array:
-    """The reward a learner is shown: the environment's, or ``lifetime.terminal_reward`` after a
-    termination that is a failure (``env.termination``); where terminating means reaching the
-    goal (Acrobot, MountainCar) or just the episode's end, the raw reward is shown."""
-    if lt.terminal_reward is None or env.termination != "failure":
-        return reward
-    return jnp.where(terminated, jnp.float32(lt.terminal_reward), reward)
+def shaped_reward(lt, env: EnvAdapter, reward: jax.Array, terminated: jax.Array, obs: jax.Array) -> jax.Array:
+    """The reward a learner is shown (never the one its fitness counts).
+
+    The environment's, or ``lifetime.terminal_reward`` after a termination that is a failure
+    (``env.termination``); where terminating means reaching the goal (Acrobot, MountainCar) or
+    just the episode's end, the raw reward is shown. ``lifetime.energy_reward`` k adds k times
+    the mechanical energy of the state just reached (``env.energy`` of ``obs`` (B, d), as the
+    environment gives it: 0 at rest at the bottom), where the environment defines one: Acrobot
+    and MountainCar say -1 on every step until the goal, so their raw reward cannot tell a
+    learner whether its swinging is working; the energy it has pumped in can.
+    """
+    if lt.terminal_reward is not None and env.termination == "failure":
+        reward = jnp.where(terminated, jnp.float32(lt.terminal_reward), reward)
+    if lt.energy_reward is not None and env.energy is not None:
+        reward = reward + jnp.float32(lt.energy_reward) * jax.vmap(env.energy)(obs)
+    return reward
 
 
 class BatchPolicy:
@@ -203,8 +212,8 @@ class BatchPolicy:
         return self.pre.init(net, keys.shape[0], self.env.obs_size)
 
     def step(self, state: Any, obs: jax.Array, reward: jax.Array, terminated: jax.Array):
+        reward = shaped_reward(self.lt, self.env, reward, terminated, obs)
         state, obs, wrap = self.pre(state, obs)
-        reward = shaped_reward(self.lt, self.env, reward, terminated)
         if self.impl == "fast":
             out, state = population_step(self.genomes, self.spec, state, obs.T, reward, self.learn)
             return env_actions(self.env, out.T), wrap(state)
@@ -232,9 +241,9 @@ class BaselinePolicy:
         return self.pre.init(net, keys.shape[0], self.env.obs_size)
 
     def step(self, state: Any, obs: jax.Array, reward: jax.Array, terminated: jax.Array):
+        reward = shaped_reward(self.lt, self.env, reward, terminated, obs)
         state, obs, wrap = self.pre(state, obs)
         obs = jnp.pad(obs, ((0, 0), (0, self.spec.n_in - obs.shape[1])))
-        reward = shaped_reward(self.lt, self.env, reward, terminated)
         n, cont = self.env.n_actions, self.env.continuous
         out, state = jax.vmap(
             lambda g, s, o, r, t: baselines.step(g, self.spec, s, o, r, t, n, self.learn, cont)
@@ -269,8 +278,8 @@ class VsmlPolicy:
         return self.pre.init(net, keys.shape[0], self.env.obs_size)
 
     def step(self, state: Any, obs: jax.Array, reward: jax.Array, terminated: jax.Array):
+        reward = shaped_reward(self.lt, self.env, reward, terminated, obs)
         state, obs, wrap = self.pre(state, obs)
-        reward = shaped_reward(self.lt, self.env, reward, terminated)
         n, cont = self.env.n_actions, self.env.continuous
         if self.impl == "fast":
             out, state = vsml.population_rl_step(self.genomes, state, obs.T, reward, terminated, n, self.learn, cont)

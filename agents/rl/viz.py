@@ -152,7 +152,7 @@ def trace_lifetimes(
         old_p, new_p = _net(inner).plastic, _net(new).plastic  # leaves end in the population axis
         sq = [jnp.sum((new_p[k] - old_p[k]) ** 2, axis=tuple(range(new_p[k].ndim - 1))) for k in new_p]
         frames = {k: frames[k].at[t // every].set(new_p[k]) for k in frames}
-        shown = shaped_reward(cfg.lifetime, env, last_r, last_term)
+        shown = shaped_reward(cfg.lifetime, env, last_r, last_term, obs)
         carry = (new, frames, change.at[t].set(jnp.sqrt(sum(sq))), reward.at[t].set(shown), term.at[t].set(last_term),
                  t + 1)  # fmt: skip
         return action, carry
