@@ -36,7 +36,10 @@ def test_pretrained_genome_meta_tests_on_seen_and_unseen_envs(run, tmp_path, cli
         curves = np.asarray(agents["evolved"])
         assert curves.shape[0] == 2 and np.isfinite(curves).all() and (curves >= 8).all()
     # the genome does not depend on any environment's sizes: 576 (library layout) or 565 (the authors')
-    assert summary["genome_params"] == {"authors_cartpole": 565, "cartpole_475": 565, "three_env": 565}.get(run.name, 576)
+    assert summary["genome_params"] == {"authors_cartpole": 565, "cartpole_475": 565, "three_env": 565,
+                                       "three_env_from_acrobot": 565}.get(run.name, 576)
+    # (three_env_from_acrobot balances on most wirings, not all: lower quartile 406 on 128, and two
+    # lifetimes are too few to assert it; its learning is checked on Acrobot and MountainCar below)
     if run.name in ("authors_cartpole", "cartpole_475", "three_env"):  # it learns to balance within a lifetime, on wirings it never saw
         plastic = np.asarray(doc["results"]["CartPole-v1"]["agents"]["evolved"])
         frozen = np.asarray(doc["results"]["CartPole-v1"]["agents"]["frozen"])
@@ -54,6 +57,20 @@ def test_pretrained_mountaincar_genome_learns_to_reach_the_flag(tmp_path, cli):
     assert agents["evolved"].shape == (4, 8)
     assert agents["evolved"][:, 3:].mean() > -160, agents["evolved"]
     assert (agents["frozen"] == -200).all() and agents["random"].mean() < -195
+
+
+def test_pretrained_three_env_genome_learns_acrobot_and_mountaincar(tmp_path, cli):
+    """The even three-environment genome swings Acrobot up and reaches MountainCar's flag on fresh
+    wirings by learning: with plasticity off it never gets there in either."""
+    dest = tmp_path / "mt.json"
+    r = cli("meta-test", str(ROOT / "pretrained" / "three_env_from_acrobot"), "--env", "Acrobot-v1",
+            "--env", "MountainCar-v0", "--lifetimes", "2", "--out", str(dest))
+    assert r.returncode == 0, r.stderr
+    res = json.loads(dest.read_text())["results"]
+    for env, floor, bar in (("Acrobot-v1", -500, -300), ("MountainCar-v0", -200, -185)):
+        agents = {k: np.asarray(v) for k, v in res[env]["agents"].items()}
+        assert agents["evolved"][:, 3:].mean() > bar, (env, agents["evolved"])  # 128 wirings: -172.7 / -141.9
+        assert agents["frozen"].mean() <= floor + 5, (env, agents["frozen"])
 
 
 def test_pretrained_pendulum_genome_balances_on_its_own_wiring():
