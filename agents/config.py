@@ -52,7 +52,7 @@ class LifetimeConfig:
     episode_mode: str = "consecutive"  # consecutive: episodes back to back | window: each a max_steps window from a reset, scored to its first end (authors)
     wiring: str = "fresh"  # fresh: new per member+lifetime | shared: per generation | fixed: once per run
     terminal_reward: Optional[float] = None  # reward shown to the net after a termination that is a failure (CartPole, brax; not Acrobot/MountainCar, where it is success); None: raw reward
-    energy_reward: Optional[float] = None  # k: the net is shown reward + k * the mechanical energy of the state reached (Acrobot, MountainCar: 0 at rest, 1 at the goal's height); fitness keeps the raw reward; None: off
+    energy_reward: Optional[float] = None  # k: the net is shown reward + k * the mechanical energy of the state reached (Acrobot, MountainCar: 0 at rest, 1 with both links level / resting at the goal); fitness keeps the raw reward; None: off
     obs_scale: float = 1.0  # observations are multiplied by this before reaching input neurons
     obs_norm: str = "none"  # none | running (per-lifetime mean/std, reset each lifetime) | fixed (random-play mean/std)
 

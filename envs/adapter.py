@@ -39,8 +39,8 @@ class EnvAdapter:
     continuous: bool = False
     action_low: tuple[float, ...] = ()
     action_high: tuple[float, ...] = ()
-    # one observation (d,) -> its state's mechanical energy, 0 at rest at the bottom, 1 at the goal's
-    # height (Acrobot: both links level); None where the environment has no such notion
+    # one observation (d,) -> its state's mechanical energy, 0 at rest at the bottom, 1 at a reference
+    # (Acrobot: both links level; MountainCar: resting at the goal); None where there is no such notion
     energy: Callable[[jax.Array], jax.Array] | None = None
 
     def __hash__(self) -> int:
