@@ -11,7 +11,8 @@ from jax.flatten_util import ravel_pytree
 from conftest import TINY
 from agents.config import load_config
 from agents.rl.evaluate import env_tasks, lifetime_returns
-from agents.rl.policy import genome_template, shaped_reward
+from agents.rl.policy import genome_template, make_policy, shaped_reward
+from envs.lifetime import run_lifetimes
 from envs.registry import make_env
 
 
@@ -22,8 +23,8 @@ def _acrobot_state(env, a1, a2, w1, w2):
 
 
 def _obs(env, state):
-    """The agent's observation of ``state`` (one no-op step of zero length is not available, so
-    the observation is rebuilt the way the adapter flattens gymnax's)."""
+    """The agent's observation of ``state``, from gymnax's own ``get_obs`` (no variant here, so it
+    is what the adapter would hand the agent)."""
     import gymnax
 
     genv, params = gymnax.make(env.name.split(":")[0])
@@ -66,10 +67,8 @@ def test_energy_is_conserved_without_force_and_grows_when_pumped():
     car = make_env("MountainCar-v0")
     _, state = car.reset(jax.random.key(0))
     state = state.replace(position=jnp.float32(-0.9), velocity=jnp.float32(0.02))
-    free = []
-    for t in range(120):  # no push, two swings: gymnax's semi-implicit Euler wobbles by ±4%, never drifts
-        obs, state, *_ = car.step(jax.random.key(t), state, jnp.int32(1))
-        free.append(float(car.energy(obs)))
+    # no push, two swings: gymnax's semi-implicit Euler wobbles by ±4%, never drifts
+    free = _roll(car, state, lambda o: jnp.int32(1), 120)
     assert np.ptp(free) < 0.1 * np.mean(free) and abs(free[-1] - free[0]) < 0.05 * free[0]
 
 
@@ -79,7 +78,7 @@ def test_energy_reads_the_raw_state_through_variants(variant):
     base, env = make_env("Acrobot-v1"), make_env(variant)
     _, state = base.reset(jax.random.key(3))
     for t in range(25):
-        obs_b, state_b, *_ = base.step(jax.random.key(t), state, jnp.int32(2))
+        obs_b = base.step(jax.random.key(t), state, jnp.int32(2))[0]  # the same state, seen raw
         obs_v, state, *_ = env.step(jax.random.key(t), state, jnp.int32(2))
         assert float(env.energy(obs_v)) == pytest.approx(float(base.energy(obs_b)), abs=1e-5)
 
@@ -106,19 +105,15 @@ def test_energy_reward_changes_what_is_learned_not_what_is_counted():
     genomes = jax.vmap(lambda k: genome_template(cfgs[0], k))(jax.random.split(jax.random.key(0), b))
     wk, ek = jax.random.split(jax.random.key(1), b), jax.random.split(jax.random.key(2), b)
 
-    def states(cfg, learn):
-        from agents.rl.policy import make_policy
-        from envs.lifetime import run_lifetimes
-
+    def learned_state(cfg):
         task = env_tasks(cfg)[0]
-        policy = make_policy(cfg, task.env, genomes, learn=learn)
-        res = jax.jit(lambda s: run_lifetimes(task.env, policy.step, s, ek, cfg.lifetime.episodes,
-                                              mode=cfg.lifetime.episode_mode))(policy.init(wk))
-        return res.returns, res.final_agent_state
+        policy = make_policy(cfg, task.env, genomes)
+        return jax.jit(lambda s: run_lifetimes(task.env, policy.step, s, ek, cfg.lifetime.episodes,
+                                               mode=cfg.lifetime.episode_mode))(policy.init(wk)).final_agent_state
 
     frozen = [lifetime_returns(c, env_tasks(c)[0], genomes, wk, ek, learn=False) for c in cfgs]
     np.testing.assert_array_equal(np.asarray(frozen[0]), np.asarray(frozen[1]))
-    (_, plain), (_, shown) = states(cfgs[0], True), states(cfgs[1], True)
+    plain, shown = learned_state(cfgs[0]), learned_state(cfgs[1])
     gap = jnp.abs(ravel_pytree(plain.plastic)[0] - ravel_pytree(shown.plastic)[0])
     assert bool(jnp.isfinite(gap).all()) and float(gap.max()) > 1e-3
 
