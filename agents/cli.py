@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--seed", type=int, default=20_000,
                    help="seed of the fresh wirings and episodes (default 20000; another seed draws another set of "
                         "lifetimes, to see how much a figure owes to the set)")
+    m.add_argument("--checkpoint", action="store_true",
+                   help="evaluate the search's mean genome in the run's newest checkpoint instead of its final "
+                        "genome: a run still training, or stopped before its final evaluation")
     m.add_argument("--compare", type=Path, action="append", default=[],
                    help="another run (e.g. a baseline) to evaluate on the same lifetimes (repeatable)")
     b = sub.add_parser("bench", help="time generations; prints one JSON line")
@@ -209,7 +212,9 @@ def cmd_meta_test(args) -> int:
             return _fail(f"--hidden {args.hidden!r}: give layer sizes as integers, e.g. 64 or 64,32")
     doc = meta_test(args.run_dir, args.env, args.lifetimes, args.out, seed=args.seed, steps=args.steps, compare=args.compare,
                     hidden=hidden, hidden_neurons=args.hidden_neurons, max_steps=args.max_steps,
-                    episode_mode=args.episode_mode, episodes=args.episodes)
+                    episode_mode=args.episode_mode, episodes=args.episodes, checkpoint=args.checkpoint)
+    if args.checkpoint:
+        print(f"genome: {doc['genome']}")
     for env, r in doc["results"].items():
         if r["metric"] == "accuracy":
             n = len(r["x"]) - 1

@@ -16,8 +16,9 @@ import numpy as np
 
 from agents.config import TrainConfig, model_label
 from agents.family import family
-from agents.rundir import load_run_config
+from agents.rundir import checkpoint_genome, load_genome, load_run_config
 from agents.wandb_init import start_wandb
+from sfnn import Genome
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class MetaTestOptions:
     hidden_neurons: int | None = None  # environments, SFNN: hidden neurons of each network
     max_steps: int | None = None  # environments: the episode cap
     lifetime: tuple[str, ...] = ()  # environments: lifetime.* overrides given (--episode-mode, --episodes)
+    checkpoint: bool = False  # the newest checkpoint's mean genome instead of the final one (--checkpoint)
 
 
 def meta_test(
@@ -44,6 +46,7 @@ def meta_test(
     max_steps: int | None = None,
     episode_mode: str | None = None,
     episodes: int | None = None,
+    checkpoint: bool = False,
 ) -> dict[str, Any]:
     """Evaluate the run's final genome on ``envs``; writes JSON and one PNG per environment.
 
@@ -59,12 +62,22 @@ def meta_test(
     the meta-test network's hidden layers (default the run's ``supervised.hidden``). ``compare`` are
     other runs (baselines, other placements, other dataset learners) evaluated on the same
     environments or datasets and seeds, with this run's lifetime length or inner steps.
+    ``checkpoint``: evaluate the search's mean genome in the run's newest checkpoint (a run still
+    training or paused) instead of its final genome; the JSON's "genome" says which was used.
     """
     # the lifetime options as config overrides: the config's own checks (choices, bounds) apply to them
     lifetime = [f"lifetime.{k}={v}" for k, v in (("episode_mode", episode_mode), ("episodes", episodes)) if v is not None]
     cfg = load_run_config(run_dir, lifetime)
-    opts = MetaTestOptions(steps, hidden, hidden_neurons, max_steps, tuple(lifetime))
+    opts = MetaTestOptions(steps, hidden, hidden_neurons, max_steps, tuple(lifetime), checkpoint)
     return family(cfg).meta_test(run_dir, cfg, envs, lifetimes, out, seed, list(compare), opts)
+
+
+def run_genome(run_dir: Path, cfg: TrainConfig, opts: MetaTestOptions) -> tuple[Genome, str]:
+    """The genome a meta-test evaluates, and where it came from (the JSON's "genome")."""
+    if opts.checkpoint:
+        genome, step = checkpoint_genome(run_dir)
+        return genome, f"checkpoint {step}: the search's mean genome after {step} generations"
+    return load_genome(run_dir, cfg), "genomes.npz: the run's final genome"
 
 
 def compare_label(ocfg: TrainConfig, other: Path, taken: Any) -> str:

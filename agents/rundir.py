@@ -8,6 +8,7 @@ refuse a damaged or unfinished directory with the same one-line errors.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import time
@@ -17,10 +18,11 @@ from typing import Any
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from agents import checkpoint as ckpt
 from agents.config import ConfigError, TrainConfig, load_config, model_label, save_config
 from agents.files import savez_atomic, write_text_atomic
 from agents.plots import safe_name
-from agents.trainer import read_genome
+from agents.trainer import Trainer, read_genome
 from sfnn import Genome
 
 
@@ -92,11 +94,39 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
 def load_genome(run_dir: Path, cfg: TrainConfig, which: str = "best") -> Genome:
     path = run_dir / "genomes.npz"
     if not path.is_file():
-        raise RunError(f"{path} not found: the run has not finished; resume it with sfnn train --resume {run_dir}")
+        raise RunError(f"{path} not found: the run has not finished; resume it with sfnn train --resume {run_dir}, "
+                       "or meta-test its newest checkpoint with --checkpoint")
     try:
         return read_genome(path, cfg, which)
     except ValueError as e:
         raise RunError(f"{e}: re-run or resume the training") from None
+
+
+def checkpoint_genome(run_dir: Path) -> tuple[Genome, int]:
+    """The search's current genome (the ES mean, or a meta-gradient run's genome) in the run's
+    newest usable checkpoint, and the generations it holds.
+
+    A run writes genomes.npz only when it finishes; a run of hours that is still training, or
+    paused at a session's end, can be meta-tested from here without stopping it. The state is
+    rebuilt from the run's saved config, so that a meta-test's lifetime overrides cannot change
+    its shape. Nothing on disk is changed (a checkpoint that fails its checksum is skipped, not
+    moved; resuming moves it aside).
+    """
+    ck = run_dir / "checkpoints"
+    if not ck.is_dir() or not any(p.name.isdigit() for p in ck.iterdir()):
+        raise RunError(f"{run_dir} has no checkpoints: meta-test its final genome without --checkpoint")
+    cfg = load_run_config(run_dir)
+    # the start genome only shapes the template: a warm start's source file need not still be there
+    cfg = dataclasses.replace(cfg, strategy=dataclasses.replace(cfg.strategy, init_from=None))
+    trainer = Trainer.build(cfg)
+    mngr = ckpt.manager(run_dir / "checkpoints", trainer.cfg.log.keep_checkpoints)
+    try:
+        got = ckpt.restore_newest_good(mngr, trainer.init_state())
+    except ckpt.CheckpointError as e:
+        raise RunError(str(e).replace("nothing to resume", "nothing to meta-test")) from None
+    finally:
+        mngr.close()
+    return trainer.mean_genome(got.state), got.step
 
 
 def write_metrics(path: Path, metrics: list[dict[str, Any]]) -> None:

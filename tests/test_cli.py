@@ -126,6 +126,50 @@ def test_meta_test_on_an_unseen_env_with_other_sizes(trained, tmp_path, cli):
     assert again["7"]["random"] != again["20000"]["random"]
 
 
+def test_meta_test_from_the_newest_checkpoint(trained, tmp_path, cli):
+    """genomes.npz comes only at a run's end; --checkpoint meta-tests the search's mean genome in the
+    newest checkpoint (a run still training or paused), which after the last generation is the
+    final evaluation's es_mean candidate: the same lifetimes as that genome's own meta-test."""
+    import shutil
+
+    import numpy as np
+    from jax.flatten_util import ravel_pytree
+
+    from agents.rundir import checkpoint_genome, load_genome, load_run_config, save_genomes
+
+    out, _ = trained
+    cfg = load_run_config(out)
+    genome, step = checkpoint_genome(out)
+    assert step == 4
+    es_mean = load_genome(out, cfg, "es_mean")
+    np.testing.assert_array_equal(ravel_pytree(genome)[0], ravel_pytree(es_mean)[0])
+
+    paused = tmp_path / "paused"  # as a run stopped before its final evaluation leaves it
+    shutil.copytree(out, paused)
+    (paused / "genomes.npz").unlink()
+    args = ["--env", "CartPole-v1", "--lifetimes", "2"]
+    r = cli("meta-test", str(paused), *args)
+    assert r.returncode == 2 and "--checkpoint" in r.stderr and "Traceback" not in r.stderr
+    r = cli("meta-test", str(paused), *args, "--checkpoint", "--out", str(tmp_path / "ck.json"))
+    assert r.returncode == 0, r.stderr
+    assert "genome: checkpoint 4" in r.stdout
+    ck = json.loads((tmp_path / "ck.json").read_text())
+    assert ck["genome"].startswith("checkpoint 4:")
+
+    mean_run = tmp_path / "mean"  # the same run with es_mean as its final genome
+    shutil.copytree(out, mean_run)
+    save_genomes(mean_run / "genomes.npz", {"best": es_mean})
+    r = cli("meta-test", str(mean_run), *args, "--out", str(tmp_path / "mean.json"))
+    assert r.returncode == 0, r.stderr
+    final = json.loads((tmp_path / "mean.json").read_text())
+    assert final["genome"].startswith("genomes.npz")
+    assert ck["results"]["CartPole-v1"]["agents"] == final["results"]["CartPole-v1"]["agents"]
+
+    shutil.rmtree(paused / "checkpoints")
+    r = cli("meta-test", str(paused), *args, "--checkpoint")
+    assert r.returncode == 2 and "no checkpoints" in r.stderr and "Traceback" not in r.stderr
+
+
 def test_envs_lists_registered_names(cli):
     r = cli("envs")
     assert r.returncode == 0

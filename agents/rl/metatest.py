@@ -14,7 +14,7 @@ import numpy as np
 
 from agents.config import MAXIMUM, ConfigError, TrainConfig, is_supervised, model_label
 from agents.files import write_json_atomic
-from agents.metatest import MetaTestOptions, compare_label, log_meta_test
+from agents.metatest import MetaTestOptions, compare_label, log_meta_test, run_genome
 from agents.plots import lifetime_curves, safe_name
 from agents.rl.finish import evaluate_lifetimes, repeat_genome
 from agents.rl.policy import genome_template
@@ -36,7 +36,7 @@ def meta_test_envs(run_dir: Path, cfg: TrainConfig, envs: list[str], lifetimes: 
         if value is not None and not 1 <= value <= most:
             raise ConfigError(f"{flag}={value} must be a positive count (at most {most})")
     _check_envs(cfg, envs)
-    genome = load_genome(run_dir, cfg)
+    genome, source = run_genome(run_dir, cfg, opts)
     per_env = {env: env_config(cfg, env, hidden_neurons, max_steps, lifetimes) for env in envs}
     random = jax.vmap(lambda k: genome_template(cfg, k))(jax.random.split(jax.random.key(seed), lifetimes))
     # the evolved and the random genomes live the same lifetimes (ids repeat) in one compiled call
@@ -84,7 +84,7 @@ def meta_test_envs(run_dir: Path, cfg: TrainConfig, envs: list[str], lifetimes: 
             "episode_mode": cfg.lifetime.episode_mode,
             **per_env[env][1],  # max_steps, and for an SFNN its network's inputs, hidden and outputs
         }
-    doc = {"run": str(run_dir), "model": model_label(cfg), "lifetimes": lifetimes, "seed": seed,
+    doc = {"run": str(run_dir), "genome": source, "model": model_label(cfg), "lifetimes": lifetimes, "seed": seed,
            "compare": [str(c) for c in compare], "results": results}  # fmt: skip
     write_json_atomic(out, doc, indent=1)
     log_meta_test(cfg, run_dir, doc, plots, out.parent)

@@ -16,7 +16,7 @@ import numpy as np
 
 from agents.config import MAX_LAYER_SIZE, MAX_LAYERS, ConfigError, TrainConfig, check_dataset_name, is_supervised, model_label
 from agents.files import write_json_atomic
-from agents.metatest import MetaTestOptions, compare_label
+from agents.metatest import MetaTestOptions, compare_label, run_genome
 from agents.plots import lifetime_curves, safe_name
 from agents.rundir import load_genome, load_run_config
 from agents.supervised.learners import learner
@@ -49,7 +49,8 @@ def meta_test_datasets(run_dir: Path, cfg: TrainConfig, envs: list[str], lifetim
                           "e.g. 64 or 64,32")
     steps = steps or cfg.supervised.inner_steps
     main = cfg.model.kind
-    agents = [(main, cfg, load_genome(run_dir, cfg), run_dir)]
+    genome, source = run_genome(run_dir, cfg, opts)
+    agents = [(main, cfg, genome, run_dir)]
     for other in compare:
         ocfg = load_run_config(other)
         if not is_supervised(ocfg):
@@ -94,7 +95,7 @@ def meta_test_datasets(run_dir: Path, cfg: TrainConfig, envs: list[str], lifetim
             "used_in_meta_training_by": [name for name, acfg, _, _ in agents if src.name in acfg.envs],
         }
     doc = {
-        "run": str(run_dir), "model": model_label(cfg), "lifetimes": lifetimes, "seed": seed, "steps": steps,
+        "run": str(run_dir), "genome": source, "model": model_label(cfg), "lifetimes": lifetimes, "seed": seed, "steps": steps,
         "hidden": net_hidden, "compare": [str(c) for c in compare], "learning_rates": tuned,
         "protocols": protocols, "agent_order": [a[0] for a in agents] + list(BASELINE_AGENTS), "results": results,
     }  # fmt: skip
