@@ -38,7 +38,7 @@ def test_pretrained_genome_meta_tests_on_seen_and_unseen_envs(run, tmp_path, cli
     # the genome does not depend on any environment's sizes: 576 (library layout) or 565 (the authors')
     assert summary["genome_params"] == {"authors_cartpole": 565, "cartpole_475": 565, "three_env": 565,
                                        "three_env_from_acrobot": 565}.get(run.name, 576)
-    # (three_env_from_acrobot balances on most wirings, not all: lower quartile 406 on 128, and two
+    # (three_env_from_acrobot balances on most wirings, not all: lower quartile 413 on 128, and two
     # lifetimes are too few to assert it; its learning is checked on Acrobot and MountainCar below)
     if run.name in ("authors_cartpole", "cartpole_475", "three_env"):  # it learns to balance within a lifetime, on wirings it never saw
         plastic = np.asarray(doc["results"]["CartPole-v1"]["agents"]["evolved"])
@@ -69,7 +69,7 @@ def test_pretrained_three_env_genome_learns_acrobot_and_mountaincar(tmp_path, cl
     res = json.loads(dest.read_text())["results"]
     for env, floor, bar in (("Acrobot-v1", -500, -300), ("MountainCar-v0", -200, -185)):
         agents = {k: np.asarray(v) for k, v in res[env]["agents"].items()}
-        assert agents["evolved"][:, 3:].mean() > bar, (env, agents["evolved"])  # 128 wirings: -172.7 / -141.9
+        assert agents["evolved"][:, 3:].mean() > bar, (env, agents["evolved"])  # 128 wirings: -152.7 / -128.4
         assert agents["frozen"].mean() <= floor + 5, (env, agents["frozen"])
 
 
