@@ -54,9 +54,14 @@ def load_run_config(run_dir: Path, overrides: list[str] = (), check: bool = True
         raise ConfigError(msg if str(path) in msg or msg.split("=", 1)[0] in overridden else f"{path}: {msg}") from None
 
 
-def check_resumable(run_dir: Path) -> None:
+def has_checkpoints(run_dir: Path) -> bool:
+    """Whether the run kept at least one finished checkpoint (orbax names them by their step)."""
     ck = run_dir / "checkpoints"
-    if not ck.is_dir() or not any(p.name.isdigit() for p in ck.iterdir()):
+    return ck.is_dir() and any(p.name.isdigit() for p in ck.iterdir())
+
+
+def check_resumable(run_dir: Path) -> None:
+    if not has_checkpoints(run_dir):
         raise RunError(f"{run_dir} has no checkpoints to resume from: start a new run instead")
 
 
@@ -112,8 +117,7 @@ def checkpoint_genome(run_dir: Path) -> tuple[Genome, int]:
     its shape. Nothing on disk is changed (a checkpoint that fails its checksum is skipped, not
     moved; resuming moves it aside).
     """
-    ck = run_dir / "checkpoints"
-    if not ck.is_dir() or not any(p.name.isdigit() for p in ck.iterdir()):
+    if not has_checkpoints(run_dir):
         raise RunError(f"{run_dir} has no checkpoints: meta-test its final genome without --checkpoint")
     cfg = load_run_config(run_dir)
     # the start genome only shapes the template: a warm start's source file need not still be there
