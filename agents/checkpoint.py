@@ -147,6 +147,21 @@ def restore_newest_good(
     )
 
 
+def restore_step(mngr: ocp.CheckpointManager, template_state: Any, step: int) -> Restored:
+    """Checkpoint ``step`` exactly, verified like ``restore_newest_good`` but with no fallback: one
+    asked for by number (to choose a genome among a run's checkpoints) is that one or an error."""
+    steps = sorted(mngr.all_steps())
+    if step not in steps:
+        kept = ", ".join(map(str, steps)) or "none"
+        raise CheckpointError(f"no checkpoint {step} in {mngr.directory} (kept: {kept})")
+    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template_state)
+    try:
+        state, meta = _load(mngr, step, abstract, None)
+    except Exception as e:  # orbax and tensorstore raise many types for unreadable data
+        raise CheckpointError(f"checkpoint {step} in {mngr.directory} is unusable ({one_line(e)})") from None
+    return Restored(step, state, meta)
+
+
 def restore(mngr: ocp.CheckpointManager, template_state: Any) -> tuple[int, Any, dict[str, Any]]:
     """The newest usable checkpoint: (generations done, ES state shaped like the template, metadata)."""
     r = restore_newest_good(mngr, template_state)

@@ -52,9 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--seed", type=int, default=20_000,
                    help="seed of the fresh wirings and episodes (default 20000; another seed draws another set of "
                         "lifetimes, to see how much a figure owes to the set)")
-    m.add_argument("--checkpoint", action="store_true",
-                   help="evaluate the search's mean genome in the run's newest checkpoint instead of its final "
-                        "genome: a run still training, or stopped before its final evaluation")
+    m.add_argument("--checkpoint", nargs="?", const="newest", metavar="STEP",
+                   help="evaluate the search's mean genome in the run's newest checkpoint (or in checkpoint STEP, "
+                        "one of those the run kept) instead of its final genome: a run still training, stopped "
+                        "before its final evaluation, or a genome chosen among checkpoints")
     m.add_argument("--compare", type=Path, action="append", default=[],
                    help="another run (e.g. a baseline) to evaluate on the same lifetimes (repeatable)")
     b = sub.add_parser("bench", help="time generations; prints one JSON line")
@@ -210,10 +211,15 @@ def cmd_meta_test(args) -> int:
             hidden = [int(h) for h in args.hidden.split(",") if h.strip()]
         except ValueError:
             return _fail(f"--hidden {args.hidden!r}: give layer sizes as integers, e.g. 64 or 64,32")
+    checkpoint = args.checkpoint
+    if checkpoint not in (None, "newest"):
+        if not checkpoint.isdigit():
+            return _fail(f"--checkpoint {checkpoint!r}: give a checkpoint's step (a whole number), or nothing for the newest")
+        checkpoint = int(checkpoint)
     doc = meta_test(args.run_dir, args.env, args.lifetimes, args.out, seed=args.seed, steps=args.steps, compare=args.compare,
                     hidden=hidden, hidden_neurons=args.hidden_neurons, max_steps=args.max_steps,
-                    episode_mode=args.episode_mode, episodes=args.episodes, checkpoint=args.checkpoint)
-    if args.checkpoint:
+                    episode_mode=args.episode_mode, episodes=args.episodes, checkpoint=checkpoint)
+    if checkpoint is not None:
         print(f"genome: {doc['genome']}")
     for env, r in doc["results"].items():
         if r["metric"] == "accuracy":

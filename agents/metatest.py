@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -30,7 +30,8 @@ class MetaTestOptions:
     hidden_neurons: int | None = None  # environments, SFNN: hidden neurons of each network
     max_steps: int | None = None  # environments: the episode cap
     lifetime: tuple[str, ...] = ()  # environments: lifetime.* overrides given (--episode-mode, --episodes)
-    checkpoint: bool = False  # the newest checkpoint's mean genome instead of the final one (--checkpoint)
+    # a checkpoint's mean genome instead of the final genome (--checkpoint [STEP]): "newest" or its step
+    checkpoint: int | Literal["newest"] | None = None
 
 
 def meta_test(
@@ -46,7 +47,7 @@ def meta_test(
     max_steps: int | None = None,
     episode_mode: str | None = None,
     episodes: int | None = None,
-    checkpoint: bool = False,
+    checkpoint: int | Literal["newest"] | None = None,
 ) -> dict[str, Any]:
     """Evaluate the run's final genome on ``envs``; writes JSON and one PNG per environment.
 
@@ -62,8 +63,9 @@ def meta_test(
     the meta-test network's hidden layers (default the run's ``supervised.hidden``). ``compare`` are
     other runs (baselines, other placements, other dataset learners) evaluated on the same
     environments or datasets and seeds, with this run's lifetime length or inner steps.
-    ``checkpoint``: evaluate the search's mean genome in the run's newest checkpoint (a run still
-    training or paused) instead of its final genome; the JSON's "genome" says which was used.
+    ``checkpoint``: evaluate the search's mean genome in the run's ``"newest"`` checkpoint (a run
+    still training or paused) or in the checkpoint of that step (to choose among a run's kept
+    checkpoints) instead of its final genome; the JSON's "genome" says which was used.
     """
     # the lifetime options as config overrides: the config's own checks (choices, bounds) apply to them
     lifetime = [f"lifetime.{k}={v}" for k, v in (("episode_mode", episode_mode), ("episodes", episodes)) if v is not None]
@@ -74,8 +76,8 @@ def meta_test(
 
 def run_genome(run_dir: Path, cfg: TrainConfig, opts: MetaTestOptions) -> tuple[Genome, str]:
     """The genome a meta-test evaluates, and where it came from (the JSON's "genome")."""
-    if opts.checkpoint:
-        genome, step = checkpoint_genome(run_dir)
+    if opts.checkpoint is not None:
+        genome, step = checkpoint_genome(run_dir, None if opts.checkpoint == "newest" else opts.checkpoint)
         return genome, f"checkpoint {step}: the search's mean genome after {step} generations"
     return load_genome(run_dir, cfg), "genomes.npz: the run's final genome"
 

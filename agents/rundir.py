@@ -107,12 +107,13 @@ def load_genome(run_dir: Path, cfg: TrainConfig, which: str = "best") -> Genome:
         raise RunError(f"{e}: re-run or resume the training") from None
 
 
-def checkpoint_genome(run_dir: Path) -> tuple[Genome, int]:
+def checkpoint_genome(run_dir: Path, step: int | None = None) -> tuple[Genome, int]:
     """The search's current genome (the ES mean, or a meta-gradient run's genome) in the run's
-    newest usable checkpoint, and the generations it holds.
+    newest usable checkpoint, or in checkpoint ``step``, and the generations it holds.
 
     A run writes genomes.npz only when it finishes; a run of hours that is still training, or
-    paused at a session's end, can be meta-tested from here without stopping it. The state is
+    paused at a session's end, can be meta-tested from here without stopping it, and a long run's
+    mean genome can be chosen among its kept checkpoints (``log.keep_checkpoints``). The state is
     rebuilt from the run's saved config, so that a meta-test's lifetime overrides cannot change
     its shape. Nothing on disk is changed (a checkpoint that fails its checksum is skipped, not
     moved; resuming moves it aside).
@@ -125,7 +126,10 @@ def checkpoint_genome(run_dir: Path) -> tuple[Genome, int]:
     trainer = Trainer.build(cfg)
     mngr = ckpt.manager(run_dir / "checkpoints", trainer.cfg.log.keep_checkpoints)
     try:
-        got = ckpt.restore_newest_good(mngr, trainer.init_state())
+        if step is None:
+            got = ckpt.restore_newest_good(mngr, trainer.init_state())
+        else:
+            got = ckpt.restore_step(mngr, trainer.init_state(), step)
     except ckpt.CheckpointError as e:
         raise RunError(str(e).replace("nothing to resume", "nothing to meta-test")) from None
     finally:

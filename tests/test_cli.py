@@ -170,6 +170,37 @@ def test_meta_test_from_the_newest_checkpoint(trained, tmp_path, cli):
     assert r.returncode == 2 and "no checkpoints" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_meta_test_of_a_chosen_checkpoint(trained, tmp_path, cli):
+    """--checkpoint STEP takes the mean genome of that kept checkpoint, not the newest: after two of
+    the run's four generations it is the es_mean of a run that stopped there. A step the run did not
+    keep, or not a step at all, fails in one line that lists what was kept."""
+    import numpy as np
+    from jax.flatten_util import ravel_pytree
+
+    from agents.rundir import checkpoint_genome, load_genome, load_run_config
+
+    out, _ = trained
+    short = tmp_path / "short"
+    r = cli("train", CARTPOLE, *TINY, "strategy.generations=2", "--out", str(short))
+    assert r.returncode == 0, r.stderr
+    at2, step = checkpoint_genome(out, 2)
+    assert step == 2
+    flat = ravel_pytree(at2)[0]
+    np.testing.assert_array_equal(flat, ravel_pytree(load_genome(short, load_run_config(short), "es_mean"))[0])
+    assert not np.array_equal(flat, ravel_pytree(checkpoint_genome(out)[0])[0])
+
+    args = ["--env", "CartPole-v1", "--lifetimes", "2"]
+    r = cli("meta-test", str(out), *args, "--checkpoint", "2", "--out", str(tmp_path / "c2.json"))
+    assert r.returncode == 0, r.stderr
+    assert "genome: checkpoint 2" in r.stdout
+    assert json.loads((tmp_path / "c2.json").read_text())["genome"].startswith("checkpoint 2:")
+    r = cli("meta-test", str(out), *args, "--checkpoint", "1")
+    assert r.returncode == 2 and "no checkpoint 1" in r.stderr and "kept: 2, 3, 4" in r.stderr
+    assert "Traceback" not in r.stderr
+    r = cli("meta-test", str(out), *args, "--checkpoint", "last")
+    assert r.returncode == 2 and "--checkpoint 'last'" in r.stderr and "Traceback" not in r.stderr
+
+
 def test_envs_lists_registered_names(cli):
     r = cli("envs")
     assert r.returncode == 0
