@@ -58,6 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "before its final evaluation, or a genome chosen among checkpoints")
     m.add_argument("--compare", type=Path, action="append", default=[],
                    help="another run (e.g. a baseline) to evaluate on the same lifetimes (repeatable)")
+    ch = sub.add_parser("choose", help="score the search's genome in every checkpoint a run kept, by the run's own "
+                                        "fitness on the same fresh lifetimes, and name the best")
+    ch.add_argument("run_dir", type=Path)
+    ch.add_argument("--lifetimes", type=int, default=32,
+                    help="fresh lifetimes (dataset runs: tasks per dataset) every checkpoint lives (default 32)")
+    ch.add_argument("--seed", type=int, default=10,
+                    help="seed of those lifetimes (default 10: not meta-test's 20000, on which to report the choice)")
+    ch.add_argument("--out", type=Path, help="JSON output file (default RUN_DIR/choose.json)")
     b = sub.add_parser("bench", help="time generations; prints one JSON line")
     b.add_argument("config", nargs="?", help="YAML config (default: built-in defaults)")
     b.add_argument("overrides", nargs="*")
@@ -241,6 +249,28 @@ def cmd_meta_test(args) -> int:
     return 0
 
 
+def cmd_choose(args) -> int:
+    from agents.choose import choose_checkpoint
+
+    if args.lifetimes < 1:
+        return _fail("--lifetimes must be at least 1")
+    doc = choose_checkpoint(args.run_dir, args.lifetimes, args.seed, args.out)
+    print(f"the run's fitness of each checkpoint's genome on {args.lifetimes} fresh lifetimes (seed {args.seed}), best first:")
+    for r in doc["ranking"]:
+        parts = r.get("late_return") or r.get("final_objective") or {}
+        detail = ", ".join(f"{k} {v:.1f}" if "late_return" in r else f"{k} {v:.3f}" for k, v in parts.items())
+        print(f"  checkpoint {r['step']:>7}: {r['fitness']:.4f}" + (f"  ({detail})" if detail else ""))
+    for step, why in doc["unusable"].items():
+        print(f"  checkpoint {step:>7}: unusable ({why})")
+    step = doc["chosen"]
+    print(f"chosen: checkpoint {step}; report it on other lifetimes with\n  sfnn meta-test {args.run_dir} --checkpoint {step} "
+          f"--env ENV ...\nand make it a run's final genome (a copy of the run that ends there) with\n"
+          f"  mkdir -p COPY/checkpoints && cp {args.run_dir}/config.yaml {args.run_dir}/metrics.jsonl COPY/ && "
+          f"cp -r {args.run_dir}/checkpoints/{step} COPY/checkpoints/\n  sfnn train --resume COPY strategy.generations={step}")
+    print(f"ranking: {args.out or args.run_dir / 'choose.json'}")
+    return 0
+
+
 def cmd_bench(args) -> int:
     from agents.config import load_config
 
@@ -372,8 +402,8 @@ def main(argv: list[str] | None = None) -> int:
             return _fail(f"unrecognized arguments: {' '.join(extra)} (see sfnn {args.command} --help)")
     except SystemExit as e:
         return int(e.code or 0)
-    handlers = {"train": cmd_train, "meta-test": cmd_meta_test, "bench": cmd_bench, "compare": cmd_compare, "envs": cmd_envs,
-                "render": cmd_render, "sweep": cmd_sweep}
+    handlers = {"train": cmd_train, "meta-test": cmd_meta_test, "choose": cmd_choose, "bench": cmd_bench,
+                "compare": cmd_compare, "envs": cmd_envs, "render": cmd_render, "sweep": cmd_sweep}
     try:
         return handlers[args.command](args)
     except Exception as e:

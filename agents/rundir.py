@@ -107,6 +107,18 @@ def load_genome(run_dir: Path, cfg: TrainConfig, which: str = "best") -> Genome:
         raise RunError(f"{e}: re-run or resume the training") from None
 
 
+def _checkpoint_reader(run_dir: Path, if_none: str) -> tuple[Trainer, Any]:
+    """A trainer rebuilt from the run's saved config (its ES state's shape) and a manager of its
+    checkpoints; a warm start's source file need not still be there, it only shaped the start.
+    ``if_none``: what the one-line error for a run without checkpoints advises."""
+    if not has_checkpoints(run_dir):
+        raise RunError(f"{run_dir} has no checkpoints: {if_none}")
+    cfg = load_run_config(run_dir)
+    cfg = dataclasses.replace(cfg, strategy=dataclasses.replace(cfg.strategy, init_from=None))
+    trainer = Trainer.build(cfg)
+    return trainer, ckpt.manager(run_dir / "checkpoints", trainer.cfg.log.keep_checkpoints)
+
+
 def checkpoint_genome(run_dir: Path, step: int | None = None) -> tuple[Genome, int]:
     """The search's current genome (the ES mean, or a meta-gradient run's genome) in the run's
     newest usable checkpoint, or in checkpoint ``step``, and the generations it holds.
@@ -118,13 +130,7 @@ def checkpoint_genome(run_dir: Path, step: int | None = None) -> tuple[Genome, i
     its shape. Nothing on disk is changed (a checkpoint that fails its checksum is skipped, not
     moved; resuming moves it aside).
     """
-    if not has_checkpoints(run_dir):
-        raise RunError(f"{run_dir} has no checkpoints: meta-test its final genome without --checkpoint")
-    cfg = load_run_config(run_dir)
-    # the start genome only shapes the template: a warm start's source file need not still be there
-    cfg = dataclasses.replace(cfg, strategy=dataclasses.replace(cfg.strategy, init_from=None))
-    trainer = Trainer.build(cfg)
-    mngr = ckpt.manager(run_dir / "checkpoints", trainer.cfg.log.keep_checkpoints)
+    trainer, mngr = _checkpoint_reader(run_dir, "meta-test its final genome without --checkpoint")
     try:
         if step is None:
             got = ckpt.restore_newest_good(mngr, trainer.init_state())
@@ -135,6 +141,24 @@ def checkpoint_genome(run_dir: Path, step: int | None = None) -> tuple[Genome, i
     finally:
         mngr.close()
     return trainer.mean_genome(got.state), got.step
+
+
+def checkpoint_genomes(run_dir: Path) -> tuple[TrainConfig, dict[int, Genome], dict[int, str]]:
+    """The run's config, the search's genome in every checkpoint it kept (by step), and the
+    checkpoints that could not be read (step: why), as ``checkpoint_genome`` reads them."""
+    trainer, mngr = _checkpoint_reader(run_dir, "nothing to choose from (pass the directory of an sfnn train run; "
+                                                "a shipped pretrained/ folder keeps only its final genome)")
+    template = trainer.init_state()
+    genomes, unusable = {}, {}
+    try:
+        for step in sorted(mngr.all_steps()):
+            try:
+                genomes[step] = trainer.mean_genome(ckpt.restore_step(mngr, template, step).state)
+            except ckpt.CheckpointError as e:
+                unusable[step] = str(e)
+    finally:
+        mngr.close()
+    return trainer.cfg, genomes, unusable
 
 
 def write_metrics(path: Path, metrics: list[dict[str, Any]]) -> None:

@@ -227,6 +227,25 @@ def test_the_final_genome_is_reported_on_tasks_other_than_those_that_chose_it(bl
     assert reported != pytest.approx(float(acc[:n].mean()), abs=1e-4)
 
 
+def test_choose_scores_a_dataset_runs_checkpoints_on_tasks_of_their_own(blur_run, tmp_path):
+    """sfnn choose on a dataset run: each kept checkpoint's genome by the final evaluation's
+    objective (accuracy after T steps), on fresh tasks of a stream the final evaluation never uses."""
+    from agents.choose import choose_checkpoint
+    from agents.rundir import checkpoint_genome, load_run_config
+
+    out, _ = blur_run
+    doc = choose_checkpoint(out, lifetimes=4, seed=10, out=tmp_path / "choose.json")
+    kept = sorted(int(p.name) for p in (out / "checkpoints").iterdir() if p.name.isdigit())
+    assert sorted(r["step"] for r in doc["ranking"]) == kept and doc["chosen"] == doc["ranking"][0]["step"]
+    cfg, sources = load_run_config(out), dtasks.load_sources(load_run_config(out))
+    genome, _ = checkpoint_genome(out, 4)
+    key = jax.random.fold_in(jax.random.fold_in(jax.random.key(cfg.seed), dtasks.CHOOSE_STREAM), 10)
+    acc = np.asarray(meta.evaluator(cfg, sources, 4, key)(genome, dtasks.datas(sources))["sklearn:digits"]["acc"])[:, -1]
+    row = next(r for r in doc["ranking"] if r["step"] == 4)
+    assert row["fitness"] == pytest.approx(float(acc.mean()), abs=1e-5)
+    assert row["final_objective"]["sklearn:digits"] == pytest.approx(float(acc.mean()), abs=1e-4)
+
+
 def test_blur_resume_gives_the_same_metrics(blur_run, tmp_path, cache_env):
     full, _ = blur_run
     part = tmp_path / "part"

@@ -200,6 +200,42 @@ def test_meta_test_of_a_chosen_checkpoint(trained, tmp_path, cli):
     assert r.returncode == 2 and "--checkpoint 'last'" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_choose_scores_every_kept_checkpoint_by_the_runs_fitness(trained, tmp_path, cli):
+    """sfnn choose: each kept checkpoint's mean genome on the same fresh lifetimes (those that
+    meta-test --seed draws), scored by the run's own normalised fitness, best first."""
+    import jax.numpy as jnp
+    import numpy as np
+
+    from agents.fitness import lifetime_fitness
+    from agents.rl.evaluate import env_tasks
+    from agents.rl.finish import evaluate_lifetimes, repeat_genome
+    from agents.rundir import checkpoint_genome, load_run_config
+
+    out, _ = trained
+    dest = tmp_path / "choose.json"
+    r = cli("choose", str(out), "--lifetimes", "3", "--seed", "7", "--out", str(dest))
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(dest.read_text())
+    steps = [row["step"] for row in doc["ranking"]]
+    assert sorted(steps) == [2, 3, 4] and doc["chosen"] == steps[0] and doc["unusable"] == {}
+    fits = [row["fitness"] for row in doc["ranking"]]
+    assert fits == sorted(fits, reverse=True)
+    assert f"chosen: checkpoint {steps[0]}" in r.stdout and f"--checkpoint {steps[0]}" in r.stdout
+
+    cfg = load_run_config(out)
+    genome, _ = checkpoint_genome(out, 3)
+    rets = evaluate_lifetimes(cfg, repeat_genome(genome, 3), seed_offset=7)["CartPole-v1"]
+    (task,) = env_tasks(cfg)
+    expect = float(np.mean(lifetime_fitness(jnp.asarray(rets), cfg.fitness.kind, task.return_range)))
+    row = next(row for row in doc["ranking"] if row["step"] == 3)
+    assert row["fitness"] == pytest.approx(expect, rel=1e-5)
+    assert row["late_return"]["CartPole-v1"] == pytest.approx(float(rets[:, 1:].mean()), abs=0.01)
+    assert len({round(f, 6) for f in fits}) > 1  # the checkpoints differ: a ranking, not a tie
+
+    r = cli("choose", str(tmp_path))
+    assert r.returncode == 2 and "has no checkpoints: nothing to choose from" in r.stderr and "Traceback" not in r.stderr
+
+
 def test_envs_lists_registered_names(cli):
     r = cli("envs")
     assert r.returncode == 0

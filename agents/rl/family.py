@@ -13,7 +13,7 @@ from agents.config import ConfigError, TrainConfig
 from agents.family import Family
 from agents.rl.bench import bench_envs
 from agents.rl.evaluate import EnvTask, env_tasks, population_fitness
-from agents.rl.finish import finish
+from agents.rl.finish import finish, score_genomes
 from agents.rl.metatest import meta_test_envs
 from agents.rl.policy import genome_template, resolve_sizes
 from agents.trainer import sharded_evaluator
@@ -65,6 +65,7 @@ FAMILY = Family(
     evaluator=evaluator,
     gradient=lambda cfg, tasks, run_key: None,
     finish=finish,
+    score=score_genomes,
     meta_test=meta_test_envs,
     bench=bench_envs,
 )

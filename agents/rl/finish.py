@@ -19,6 +19,7 @@ from agents.plots import lifetime_curves, safe_name, training_curve
 from agents.rl.evaluate import env_tasks, population_fitness
 from agents.rundir import save_genomes
 from agents.run import warn, write_summary
+from agents.sweep import late_spread
 from agents.trainer import Trainer
 from sfnn import Genome
 
@@ -65,17 +66,17 @@ def evaluate_lifetimes(
 
 def final_evaluation(
     cfg: TrainConfig, genomes: dict[str, Genome], lifetimes: int, learn: bool = True, own_wiring: bool = False,
-    first_lifetime: int = 0,
+    first_lifetime: int = 0, seed_offset: int = 10_000,
 ) -> dict[str, tuple[dict[str, np.ndarray], np.ndarray]]:
     """Each named genome -> (returns per env (lifetimes, episodes), fitness per lifetime).
 
     All genomes live the same lifetimes, ids ``first_lifetime`` onwards, in one compiled call
-    (``own_wiring``: see ``evaluate_lifetimes``).
+    (``own_wiring`` and ``seed_offset``: see ``evaluate_lifetimes``).
     """
     names = list(genomes)
     stacked = jax.tree.map(lambda *xs: jnp.concatenate(xs), *(repeat_genome(genomes[k], lifetimes) for k in names))
     ids = jnp.tile(jnp.arange(first_lifetime, first_lifetime + lifetimes), len(names))
-    rets = evaluate_lifetimes(cfg, stacked, learn=learn, lifetime_ids=ids, own_wiring=own_wiring)
+    rets = evaluate_lifetimes(cfg, stacked, seed_offset=seed_offset, learn=learn, lifetime_ids=ids, own_wiring=own_wiring)
     tasks = env_tasks(cfg)  # once: an unknown return range is estimated by random play
     out = {}
     for i, name in enumerate(names):
@@ -83,6 +84,17 @@ def final_evaluation(
         fits = [lifetime_fitness(jnp.asarray(mine[t.env.name]), cfg.fitness.kind, t.return_range) for t in tasks]
         out[name] = (mine, np.asarray(combine_envs(jnp.stack(fits, -1), cfg.fitness.combine)))
     return out
+
+
+def score_genomes(cfg: TrainConfig, genomes: dict[str, Genome], lifetimes: int, seed: int) -> dict[str, dict[str, Any]]:
+    """Each named genome's fitness, as the run defines it, averaged over the same ``lifetimes``
+    fresh lifetimes drawn with ``seed`` (as ``sfnn meta-test --seed`` draws them; a run on one
+    fixed wiring keeps it, as its final evaluation does), and each environment's mean return over
+    the late episodes that meta-tests report."""
+    evaluated = final_evaluation(cfg, genomes, lifetimes, own_wiring=cfg.lifetime.wiring == "fixed", seed_offset=seed)
+    return {name: {"fitness": float(np.mean(fit)),
+                   "late_return": {env: round(late_spread(r)[1], 2) for env, r in rets.items()}}
+            for name, (rets, fit) in evaluated.items()}  # fmt: skip
 
 
 def finish(

@@ -12,7 +12,7 @@ from agents.config import TrainConfig
 from agents.family import Family
 from agents.supervised import meta
 from agents.supervised.bench import bench_datasets
-from agents.supervised.finish import finish
+from agents.supervised.finish import finish, score_genomes
 from agents.supervised.learners import learner
 from agents.supervised.metatest import meta_test_datasets
 from agents.supervised.tasks import TaskSource, datas, load_sources
@@ -47,6 +47,7 @@ FAMILY = Family(
     evaluator=evaluator,
     gradient=gradient,
     finish=finish,
+    score=score_genomes,
     meta_test=meta_test_datasets,
     bench=bench_datasets,
 )

@@ -14,8 +14,24 @@ from agents.plots import lifetime_curves, safe_name, training_curve
 from agents.rundir import save_genomes
 from agents.run import write_summary
 from agents.supervised.meta import evaluator
-from agents.supervised.tasks import FINAL_STREAM, objective
+from agents.supervised.tasks import CHOOSE_STREAM, FINAL_STREAM, load_sources, objective
 from agents.trainer import Trainer
+
+
+def score_genomes(cfg: TrainConfig, genomes: dict[str, Any], tasks: int, seed: int) -> dict[str, dict[str, Any]]:
+    """Each named genome's meta-objective after T inner steps, as the final evaluation scores it,
+    averaged over the same ``tasks`` fresh tasks per dataset drawn with ``seed`` (a stream of
+    their own: not the tasks the final evaluation chose or reported on), and per dataset."""
+    sources = load_sources(cfg)
+    evaluate = evaluator(cfg, sources, tasks, jax.random.fold_in(jax.random.fold_in(jax.random.key(cfg.seed), CHOOSE_STREAM), seed))
+    data = tuple(s.data for s in sources)
+    out = {}
+    for name, g in genomes.items():
+        finals = {ds: np.asarray(objective(cfg, {k: v[:, -1] for k, v in c.items()}))
+                  for ds, c in jax.tree.map(np.asarray, evaluate(g, data)).items()}  # fmt: skip
+        out[name] = {"fitness": float(np.mean(np.concatenate(list(finals.values())))),
+                     "final_objective": {ds: round(float(np.mean(f)), 4) for ds, f in finals.items()}}  # fmt: skip
+    return out
 
 
 def finish(

@@ -38,7 +38,7 @@ Genome = blur.Genome
 Metrics = dict[str, jax.Array]
 
 # salts that keep the random streams of training, final evaluation and tuning apart
-TASK_STREAM, FINAL_STREAM, TUNE_STREAM = 1, 2, 3
+TASK_STREAM, FINAL_STREAM, TUNE_STREAM, CHOOSE_STREAM = 1, 2, 3, 4  # fold_in(run_key, ·): streams that never share tasks
 BACKPROP_INIT_LR = 0.3  # step size of the backprop genome when meta-training starts from it
 BASELINE_FAN_IN_POW = optimizee.FAN_IN_POW  # baselines and the backprop genome scale sums by n ** -0.5, like a fresh genome
 
