@@ -3,8 +3,8 @@
 A long run's search mean can be better hundreds of generations before the run stops (a
 population that peaked and fell back, or a mean that wanders between checkpoints), while the
 final evaluation weighs only the last state's best member against its mean. Here the mean genome
-of every checkpoint the run kept is scored by the run's own fitness on the same fresh lifetimes
-(or tasks), drawn with a seed of their own: report the chosen genome with ``sfnn meta-test
+of every checkpoint the run kept is scored as the final evaluation scores its candidates, on the
+same fresh lifetimes (or tasks), drawn with a seed of their own: report the chosen genome with ``sfnn meta-test
 --checkpoint STEP`` on another seed (the default 20000), so that its figures do not include the
 luck of the lifetimes that chose it.
 """

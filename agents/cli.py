@@ -58,8 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "before its final evaluation, or a genome chosen among checkpoints")
     m.add_argument("--compare", type=Path, action="append", default=[],
                    help="another run (e.g. a baseline) to evaluate on the same lifetimes (repeatable)")
-    ch = sub.add_parser("choose", help="score the search's genome in every checkpoint a run kept, by the run's own "
-                                        "fitness on the same fresh lifetimes, and name the best")
+    ch = sub.add_parser("choose", help="score the search's genome in every checkpoint a run kept, as the final "
+                                        "evaluation scores its candidates, on the same fresh lifetimes; name the best")
     ch.add_argument("run_dir", type=Path)
     ch.add_argument("--lifetimes", type=int, default=32,
                     help="fresh lifetimes (dataset runs: tasks per dataset) every checkpoint lives (default 32)")
@@ -255,7 +255,8 @@ def cmd_choose(args) -> int:
     if args.lifetimes < 1:
         return _fail("--lifetimes must be at least 1")
     doc = choose_checkpoint(args.run_dir, args.lifetimes, args.seed, args.out)
-    print(f"the run's fitness of each checkpoint's genome on {args.lifetimes} fresh lifetimes (seed {args.seed}), best first:")
+    print(f"each checkpoint's genome scored as the final evaluation scores genomes, on {args.lifetimes} fresh lifetimes "
+          f"(seed {args.seed}), best first:")
     for r in doc["ranking"]:
         parts = r.get("late_return") or r.get("final_objective") or {}
         detail = ", ".join(f"{k} {v:.1f}" if "late_return" in r else f"{k} {v:.3f}" for k, v in parts.items())

@@ -43,8 +43,8 @@ class Family:
     gradient: Callable[..., Optional[tuple[Callable, Callable]]]
     # (cfg, trainer, state, metrics, run_dir, logger) -> summary: pick, save and report the final genome
     finish: Callable[..., dict[str, Any]]
-    # (cfg, {name: genome}, n, seed) -> {name: {"fitness": the run's own fitness, mean over n fresh
-    # lifetimes or tasks drawn with seed, the same for every genome; and a per-environment breakdown}}
+    # (cfg, {name: genome}, n, seed) -> {name: {"fitness": the final evaluation's score, mean over n
+    # fresh lifetimes or tasks drawn with seed, the same for every genome; and a per-environment breakdown}}
     score: Callable[..., dict[str, dict[str, Any]]]
     # (run_dir, cfg, envs, lifetimes, out, seed, options) -> the meta-test document (see agents.metatest)
     meta_test: Callable[..., dict[str, Any]]

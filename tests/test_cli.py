@@ -200,9 +200,10 @@ def test_meta_test_of_a_chosen_checkpoint(trained, tmp_path, cli):
     assert r.returncode == 2 and "--checkpoint 'last'" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_choose_scores_every_kept_checkpoint_by_the_runs_fitness(trained, tmp_path, cli):
+def test_choose_scores_every_kept_checkpoint_as_the_final_evaluation_does(trained, tmp_path, cli):
     """sfnn choose: each kept checkpoint's mean genome on the same fresh lifetimes (those that
-    meta-test --seed draws), scored by the run's own normalised fitness, best first."""
+    meta-test --seed draws), scored as the final evaluation scores genomes (the run's normalised
+    fitness of each lifetime), best first."""
     import jax.numpy as jnp
     import numpy as np
 

@@ -87,7 +87,8 @@ def final_evaluation(
 
 
 def score_genomes(cfg: TrainConfig, genomes: dict[str, Genome], lifetimes: int, seed: int) -> dict[str, dict[str, Any]]:
-    """Each named genome's fitness, as the run defines it, averaged over the same ``lifetimes``
+    """Each named genome's score as the final evaluation computes it (the run's fitness of each
+    lifetime, environments combined as configured, averaged) over the same ``lifetimes``
     fresh lifetimes drawn with ``seed`` (as ``sfnn meta-test --seed`` draws them; a run on one
     fixed wiring keeps it, as its final evaluation does), and each environment's mean return over
     the late episodes that meta-tests report."""
