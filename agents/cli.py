@@ -256,11 +256,13 @@ def cmd_choose(args) -> int:
         return _fail("--lifetimes must be at least 1")
     doc = choose_checkpoint(args.run_dir, args.lifetimes, args.seed, args.out)
     print(f"each checkpoint's genome scored as the final evaluation scores genomes, on {args.lifetimes} fresh lifetimes "
-          f"(seed {args.seed}), best first:")
+          f"(seed {args.seed}), best first (± its standard error over them: checkpoints closer than about twice that "
+          f"are not told apart; more --lifetimes narrow it):")
     for r in doc["ranking"]:
         parts = r.get("late_return") or r.get("final_objective") or {}
         detail = ", ".join(f"{k} {v:.1f}" if "late_return" in r else f"{k} {v:.3f}" for k, v in parts.items())
-        print(f"  checkpoint {r['step']:>7}: {r['fitness']:.4f}" + (f"  ({detail})" if detail else ""))
+        se = "" if r["fitness_se"] is None else f" ± {r['fitness_se']:.4f}"
+        print(f"  checkpoint {r['step']:>7}: {r['fitness']:.4f}{se}" + (f"  ({detail})" if detail else ""))
     for step, why in doc["unusable"].items():
         print(f"  checkpoint {step:>7}: unusable ({why})")
     step = doc["chosen"]

@@ -84,6 +84,13 @@ def late_spread(curves: list, late: int = 3) -> tuple[int, float, np.ndarray]:
     return first + 1, float(per_life.mean()), np.percentile(per_life, [25, 50, 75])
 
 
+def standard_error(values: Any) -> float | None:
+    """The standard error of a mean over lifetimes (or tasks), None for fewer than two: a score
+    over a few dozen fresh wirings carries the spread between them, and rankings should show it."""
+    v = np.asarray(values, dtype=float).ravel()
+    return float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else None
+
+
 def markdown(rows: list[dict[str, Any]]) -> str:
     """One line per (run, environment): each agent's late-episode mean return (lifetimes whose
     returns were not finite left out and counted), or the refusal."""

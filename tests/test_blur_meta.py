@@ -243,6 +243,7 @@ def test_choose_scores_a_dataset_runs_checkpoints_on_tasks_of_their_own(blur_run
     acc = np.asarray(meta.evaluator(cfg, sources, 4, key)(genome, dtasks.datas(sources))["sklearn:digits"]["acc"])[:, -1]
     row = next(r for r in doc["ranking"] if r["step"] == 4)
     assert row["fitness"] == pytest.approx(float(acc.mean()), abs=1e-5)
+    assert row["fitness_se"] == pytest.approx(float(acc.std(ddof=1) / 2), abs=1e-5)  # 4 tasks
     assert row["final_objective"]["sklearn:digits"] == pytest.approx(float(acc.mean()), abs=1e-4)
 
 

@@ -227,9 +227,10 @@ def test_choose_scores_every_kept_checkpoint_as_the_final_evaluation_does(traine
     genome, _ = checkpoint_genome(out, 3)
     rets = evaluate_lifetimes(cfg, repeat_genome(genome, 3), seed_offset=7)["CartPole-v1"]
     (task,) = env_tasks(cfg)
-    expect = float(np.mean(lifetime_fitness(jnp.asarray(rets), cfg.fitness.kind, task.return_range)))
+    per_lifetime = np.asarray(lifetime_fitness(jnp.asarray(rets), cfg.fitness.kind, task.return_range))
     row = next(row for row in doc["ranking"] if row["step"] == 3)
-    assert row["fitness"] == pytest.approx(expect, rel=1e-5)
+    assert row["fitness"] == pytest.approx(float(per_lifetime.mean()), rel=1e-5)
+    assert row["fitness_se"] == pytest.approx(float(per_lifetime.std(ddof=1) / np.sqrt(3)), rel=1e-4)
     assert row["late_return"]["CartPole-v1"] == pytest.approx(float(rets[:, 1:].mean()), abs=0.01)
     assert len({round(f, 6) for f in fits}) > 1  # the checkpoints differ: a ranking, not a tie
 

@@ -19,7 +19,7 @@ from agents.plots import lifetime_curves, safe_name, training_curve
 from agents.rl.evaluate import env_tasks, population_fitness
 from agents.rundir import save_genomes
 from agents.run import warn, write_summary
-from agents.sweep import late_spread
+from agents.sweep import late_spread, standard_error
 from agents.trainer import Trainer
 from sfnn import Genome
 
@@ -93,7 +93,7 @@ def score_genomes(cfg: TrainConfig, genomes: dict[str, Genome], lifetimes: int, 
     fixed wiring keeps it, as its final evaluation does), and each environment's mean return over
     the late episodes that meta-tests report."""
     evaluated = final_evaluation(cfg, genomes, lifetimes, own_wiring=cfg.lifetime.wiring == "fixed", seed_offset=seed)
-    return {name: {"fitness": float(np.mean(fit)),
+    return {name: {"fitness": float(np.mean(fit)), "fitness_se": standard_error(fit),
                    "late_return": {env: round(late_spread(r)[1], 2) for env, r in rets.items()}}
             for name, (rets, fit) in evaluated.items()}  # fmt: skip
 

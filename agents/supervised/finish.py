@@ -15,6 +15,7 @@ from agents.rundir import save_genomes
 from agents.run import write_summary
 from agents.supervised.meta import evaluator
 from agents.supervised.tasks import CHOOSE_STREAM, FINAL_STREAM, load_sources, objective
+from agents.sweep import standard_error
 from agents.trainer import Trainer
 
 
@@ -29,7 +30,8 @@ def score_genomes(cfg: TrainConfig, genomes: dict[str, Any], tasks: int, seed: i
     for name, g in genomes.items():
         finals = {ds: np.asarray(objective(cfg, {k: v[:, -1] for k, v in c.items()}))
                   for ds, c in jax.tree.map(np.asarray, evaluate(g, data)).items()}  # fmt: skip
-        out[name] = {"fitness": float(np.mean(np.concatenate(list(finals.values())))),
+        every = np.concatenate(list(finals.values()))
+        out[name] = {"fitness": float(np.mean(every)), "fitness_se": standard_error(every),
                      "final_objective": {ds: round(float(np.mean(f)), 4) for ds, f in finals.items()}}  # fmt: skip
     return out
 
