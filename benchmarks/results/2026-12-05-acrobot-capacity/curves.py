@@ -1,0 +1,70 @@
+"""Acrobot, a larger network or more passes a step, evolved (2026-12-05): from the same genome (the
+four-wirings genome: 32 neurons, 3 passes), the same config and seed, two shared wirings a
+generation, one change each: 40 neurons (31 hidden), 4 passes, 6 passes; the control (no change)
+run again on the same machine beside them. Every generation of these runs lives the same wirings
+and episodes, so their curves are paired generation by generation. Prints the population's mean
+over windows 4-8 in blocks of 50 generations with the paired difference to the control, then
+genomes on the same three sets of 128 fresh lifetimes (seeds 20000, 30000, 40000).
+
+    python benchmarks/results/2026-12-05-acrobot-capacity/curves.py
+"""
+
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+
+from agents.rundir import read_metrics
+
+HERE = Path(__file__).parent
+START = HERE.parent / "2026-12-03-acrobot-two-wirings" / "acrobot_l4_from_739"
+OLD_CONTROL = HERE.parent / "2026-12-04-acrobot-l2-from-l4"
+RUNS = {"control (rerun today)": HERE / "acrobot_control", "40 neurons": HERE / "acrobot_n40",
+        "4 passes": HERE / "acrobot_p4", "6 passes": HERE / "acrobot_p6",
+        "control (2026-12-04, another machine)": OLD_CONTROL}
+GENOMES = {
+    "start: 32 neurons, 3 passes (the four-wirings genome)": START,
+    "start on 40 neurons, not evolved": HERE / "start_n40",
+    "start with 4 passes, not evolved": HERE / "start_p4",
+    "control (2026-12-04): final genome after 1,108 gens (es_best)": OLD_CONTROL,
+    "control (rerun): mean genome at 300": HERE / "control_300",
+    "4 passes: mean genome at 300": HERE / "p4_300",
+    "4 passes: mean genome at 307": HERE / "acrobot_p4",
+    "4 passes: chosen by sfnn choose among 275-553 (525)": HERE / "p4_525",
+    "40 neurons: mean genome at 483": HERE / "acrobot_n40",
+}
+BLOCK = 50
+
+
+def late(rows: list[dict]) -> np.ndarray:
+    return np.asarray([np.mean(r["episode_returns/Acrobot-v1"][3:8]) for r in rows])
+
+
+def late_means(path: Path) -> np.ndarray:
+    text = gzip.decompress(path.read_bytes()).decode() if path.suffix == ".gz" else path.read_text()
+    evolved = np.asarray(json.loads(text)["results"]["Acrobot-v1"]["agents"]["evolved"])
+    return np.sort(evolved[:, 3:8].mean(1))
+
+
+control = late(read_metrics(RUNS["control (rerun today)"]))
+print(f"population mean over windows 4-8, blocks of {BLOCK} generations [paired difference to today's control]")
+for name, run in RUNS.items():
+    rows = read_metrics(run)
+    ours, cells = late(rows), []
+    for s in range(0, len(rows) - BLOCK + 1, BLOCK):
+        cell = f"{ours[s : s + BLOCK].mean():.1f}"
+        if s + BLOCK <= len(control):
+            cell += f" [{(ours[s : s + BLOCK] - control[s : s + BLOCK]).mean():+.1f}]"
+        cells.append(cell)
+    print(f"{name} ({len(rows)} gens, {rows[-1]['wall_s']:.0f} s): " + " | ".join(cells))
+
+print("\ngenome | seed 20000 | 30000 | 40000 | mean | lifetimes >= -100")
+for name, run in GENOMES.items():
+    files = sorted(run.glob("meta_test_128*.json*"))
+    if len(files) != 3:
+        continue
+    sets = [late_means(p) for p in files]
+    all_ = np.concatenate(sets)
+    print(f"{name} | " + " | ".join(f"{s.mean():.1f}" for s in sets) + f" | {np.mean([s.mean() for s in sets]):.1f} | "
+          f"{(all_ >= -100).sum()} of {all_.size}")
