@@ -32,6 +32,8 @@ GENOMES = {
     "4 passes: mean genome at 300": HERE / "p4_300",
     "4 passes: mean genome at 307": HERE / "acrobot_p4",
     "4 passes: chosen by sfnn choose among 275-553 (525)": HERE / "p4_525",
+    "control (rerun): mean genome at 475": HERE / "control_475",
+    "40 neurons: mean genome at 475": HERE / "n40_475",
     "40 neurons: mean genome at 483": HERE / "acrobot_n40",
 }
 BLOCK = 50
