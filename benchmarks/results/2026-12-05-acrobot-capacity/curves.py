@@ -61,6 +61,17 @@ for name, run in RUNS.items():
         cells.append(cell)
     print(f"{name} ({len(rows)} gens, {rows[-1]['wall_s']:.0f} s): " + " | ".join(cells))
 
+SEED1 = {"control, seed 1": HERE / "acrobot_control_s1", "4 passes, seed 1": HERE / "acrobot_p4_s1"}
+if all(run.is_dir() for run in SEED1.values()):
+    control1 = late(read_metrics(SEED1["control, seed 1"]))
+    print(f"\nthe same pair with seed 1 (other wirings and episodes), blocks of {BLOCK} [paired difference]")
+    for name, run in SEED1.items():
+        rows = read_metrics(run)
+        ours, n = late(rows), min(len(rows), len(control1)) // BLOCK * BLOCK
+        print(f"{name} ({len(rows)} gens): " + " | ".join(
+            f"{ours[s : s + BLOCK].mean():.1f} [{(ours[s : s + BLOCK] - control1[s : s + BLOCK]).mean():+.1f}]"
+            for s in range(0, n, BLOCK)))
+
 print("\ngenome | seed 20000 | 30000 | 40000 | mean | lifetimes >= -100")
 for name, run in GENOMES.items():
     files = sorted(run.glob("meta_test_128*.json*"))
