@@ -1,5 +1,9 @@
 # Each target bootstraps .venv on first use.
 PY ?= python3
+# The suite is mostly single-threaded XLA compilation: one pytest worker per core nearly divides its
+# time by the cores. Tests of one file share a worker (--dist loadfile), so a module's fixtures (a
+# trained run that several tests read) are built once. `make test TEST_WORKERS=0` runs it serially.
+TEST_WORKERS ?= auto
 VENV := .venv
 STAMP := $(VENV)/.installed
 
@@ -17,7 +21,7 @@ train: $(STAMP)
 	$(VENV)/bin/sfnn train configs/default.yaml
 
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 notebooks: $(STAMP)
 	$(VENV)/bin/python notebooks/execute.py
