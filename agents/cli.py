@@ -86,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--episodes", metavar="FIRST-LAST",
                    help="average only these episodes (windows) of each lifetime, 1-based, e.g. 4-8 for the "
                         "late windows the learning targets use (default: every episode)")
+    c.add_argument("--blocks", type=int, metavar="N",
+                   help="also print each run's mean in blocks of N generations, with its paired difference "
+                        "to the first run (a markdown table per environment)")
     sub.add_parser("envs", help="list registered environments and datasets")
     w = sub.add_parser("sweep", help="meta-test several runs on many environments (default: every registered "
                                      "one); each pair a result or a one-line refusal, one table")
@@ -309,10 +312,10 @@ def cmd_bench(args) -> int:
 
 def cmd_compare(args) -> int:
     from agents.config import model_label
-    from agents.plots import compare_runs
+    from agents.plots import block_table, compare_runs
     from agents.rundir import load_run_config, read_metrics
 
-    for flag, value in (("--generations", args.generations), ("--smooth", args.smooth)):
+    for flag, value in (("--generations", args.generations), ("--smooth", args.smooth), ("--blocks", args.blocks)):
         if value is not None and value < 1:
             return _fail(f"{flag} {value}: must be at least 1")
     episodes = None
@@ -324,11 +327,16 @@ def cmd_compare(args) -> int:
     runs = {}
     for run in args.runs:
         label = f"{model_label(load_run_config(run))} ({run.name})"
+        if label in runs:  # two folders of one name (a run and its recorded copy): their paths
+            label = f"{model_label(load_run_config(run))} ({run})"
         runs[label] = [m for m in read_metrics(run) if args.generations is None or m["generation"] < args.generations]
     try:
         path = compare_runs(runs, args.out, args.x, smooth=args.smooth, episodes=episodes)
+        table = None if args.blocks is None else block_table(runs, args.blocks, episodes)
     except (ValueError, OSError) as e:
         return _fail(str(e))
+    if table is not None:
+        print(table + "\n")
     print(f"plot: {path}")
     return 0
 

@@ -133,6 +133,51 @@ def compare_panels(runs: dict[str, list[dict[str, Any]]]) -> dict[str, list[tupl
     return dict(sorted(panels.items()))
 
 
+def block_table(
+    runs: dict[str, list[dict[str, Any]]], block: int, episodes: tuple[int, int] | None = None
+) -> str:
+    """Markdown tables, one per environment: each run's population mean return in blocks of
+    ``block`` generations, and in brackets its mean difference to the first run taken generation
+    by generation. Runs with the same seed that differ in one setting draw the same episode starts
+    every generation (and the same wirings where the network's size is the same), so the paired
+    difference cancels much of the draw that moves both curves; a curve read by eye does not. Only whole blocks are shown; a difference only where
+    the first run has every generation of the block."""
+    panels = compare_panels(runs)
+    if not panels:
+        raise ValueError("no environment returns in these runs' metrics (BLUR runs have accuracies instead)")
+    which = "" if episodes is None else f", episodes {episodes[0]}–{episodes[1]}"
+    tables = []
+    for task, lines in panels.items():
+        curves = []
+        for label, env in lines:
+            rows = [m for m in runs[label] if m.get(f"return/{env}") is not None]
+            curves.append((label, {m["generation"]: _episode_mean(m, env, episodes, label) for m in rows}))
+        last = max((max(c, default=-1) for _, c in curves), default=-1)
+        starts = [s for s in range(0, last + 1, block) if any(all(g in c for g in range(s, s + block)) for _, c in curves)]
+        if not starts:
+            continue
+        ref = curves[0][1]
+        head = f"{task}: population mean return{which}, blocks of {block} generations [difference to {lines[0][0]}]"
+        out = [head, "", "| run | " + " | ".join(f"{s}–{s + block - 1}" for s in starts) + " |",
+               "|---" * (len(starts) + 1) + "|"]
+        for i, (label, curve) in enumerate(curves):
+            cells = []
+            for s in starts:
+                gens = range(s, s + block)
+                if not all(g in curve for g in gens):
+                    cells.append("")
+                    continue
+                cell = f"{np.mean([curve[g] for g in gens]):.1f}"
+                if i > 0 and all(g in ref for g in gens):
+                    cell += f" [{np.mean([curve[g] - ref[g] for g in gens]):+.1f}]"
+                cells.append(cell)
+            out.append(f"| {label} | " + " | ".join(cells) + " |")
+        tables.append("\n".join(out))
+    if not tables:
+        raise ValueError(f"no run has a whole block of {block} generations")
+    return "\n\n".join(tables)
+
+
 def _episode_mean(row: dict[str, Any], env: str, episodes: tuple[int, int] | None, label: str) -> float:
     """A generation's mean return over all episodes, or over episodes first..last of each lifetime."""
     if episodes is None:

@@ -184,6 +184,42 @@ def test_compare_plots_several_runs(baseline_run, tmp_path, cli):
     assert r.returncode == 2 and "--smooth 0: must be at least 1" in r.stderr
     r = cli("compare", str(baseline_run), "--out", str(png), "--episodes", "3-2")
     assert r.returncode == 2 and "--episodes 3-2: expected FIRST-LAST" in r.stderr
+    r = cli("compare", str(baseline_run), str(recorded), "--out", str(png), "--blocks", "0")
+    assert r.returncode == 2 and "--blocks 0: must be at least 1" in r.stderr
+    generations = len((baseline_run / "metrics.jsonl").read_text().splitlines())
+    r = cli("compare", str(baseline_run), "--out", str(png), "--blocks", str(generations + 1))
+    assert r.returncode == 2 and f"no run has a whole block of {generations + 1} generations" in r.stderr
+    (recorded / "metrics.jsonl.gz").write_bytes(gzip.compress((baseline_run / "metrics.jsonl").read_bytes()))
+    r = cli("compare", str(baseline_run), str(recorded), "--out", str(png), "--blocks", "1")
+    assert r.returncode == 0 and "blocks of 1 generations" in r.stdout, r.stderr
+    assert r.stdout.count("[+0.0]") == generations, r.stdout  # the same curve twice: no difference
+
+
+def test_block_table_gives_block_means_and_paired_differences_to_the_first_run():
+    """The ablation tables compare runs in blocks of generations, with each run's difference to
+    the control taken generation by generation; checked against numpy on made-up curves."""
+    from agents.plots import block_table
+
+    rng = np.random.default_rng(0)
+    ref_y, a_y = rng.normal(-150, 10, 7), rng.normal(-140, 10, 9)
+
+    def rows(ys, env="Acrobot-v1", skip=()):
+        return [{"generation": g, f"return/{env}": float(y)} for g, y in enumerate(ys) if g not in skip]
+
+    table = block_table({"control": rows(ref_y, skip={5}), "lever": rows(a_y), "other env": rows(a_y, "CartPole-v1")}, 3)
+    acro_head, acro, cart_head, cart = table.split("\n\n")  # a heading and a table per environment
+    assert acro_head == "Acrobot-v1: population mean return, blocks of 3 generations [difference to control]"
+    lines = acro.splitlines()
+    assert lines[0] == "| run | 0–2 | 3–5 | 6–8 |"
+    control, lever = (line.split(" | ") for line in lines[2:4])
+    assert control[1:3] == [f"{ref_y[:3].mean():.1f}", ""]  # generation 5 missing: no block 3-5
+    assert control[3] == " |"  # 7 generations: no whole block 6-8
+    assert lever[1] == f"{a_y[:3].mean():.1f} [{(a_y[:3] - ref_y[:3]).mean():+.1f}]"
+    assert lever[2] == f"{a_y[3:6].mean():.1f}"  # no difference where the control misses a generation
+    assert lever[3] == f"{a_y[6:9].mean():.1f} |"
+    assert cart_head.startswith("CartPole-v1:") and "[" not in cart  # alone on its panel: nothing to differ from
+    with pytest.raises(ValueError, match="no run has a whole block of 10"):
+        block_table({"control": rows(ref_y)}, 10)
 
 
 def test_compare_draws_a_scaled_variant_on_its_environments_panel():
