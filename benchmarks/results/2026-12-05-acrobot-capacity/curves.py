@@ -35,6 +35,10 @@ GENOMES = {
     "control (rerun): mean genome at 475": HERE / "control_475",
     "40 neurons: mean genome at 475": HERE / "n40_475",
     "40 neurons: mean genome at 483": HERE / "acrobot_n40",
+    "4 passes: chosen by sfnn choose on 128 lifetimes (375)": HERE / "p4_375",
+    "seed 1, control: mean genome at 325": HERE / "control_s1_325",
+    "seed 1, 4 passes: mean genome at 325": HERE / "p4_s1_325",
+    "seed 1, 40 neurons: mean genome at 325": HERE / "n40_s1_325",
 }
 BLOCK = 50
 
@@ -61,7 +65,8 @@ for name, run in RUNS.items():
         cells.append(cell)
     print(f"{name} ({len(rows)} gens, {rows[-1]['wall_s']:.0f} s): " + " | ".join(cells))
 
-SEED1 = {"control, seed 1": HERE / "acrobot_control_s1", "4 passes, seed 1": HERE / "acrobot_p4_s1"}
+SEED1 = {"control, seed 1": HERE / "acrobot_control_s1", "4 passes, seed 1": HERE / "acrobot_p4_s1",
+         "40 neurons, seed 1": HERE / "acrobot_n40_s1"}
 if all(run.is_dir() for run in SEED1.values()):
     control1 = late(read_metrics(SEED1["control, seed 1"]))
     print(f"\nthe same pair with seed 1 (other wirings and episodes), blocks of {BLOCK} [paired difference]")
