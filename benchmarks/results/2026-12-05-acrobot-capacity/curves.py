@@ -4,7 +4,10 @@ generation, one change each: 40 neurons (31 hidden), 4 passes, 6 passes; the con
 run again on the same machine beside them. Every generation of these runs lives the same wirings
 and episodes, so their curves are paired generation by generation. Prints the population's mean
 over windows 4-8 in blocks of 50 generations with the paired difference to the control, then
-genomes on the same three sets of 128 fresh lifetimes (seeds 20000, 30000, 40000).
+genomes on the same three sets of 128 fresh lifetimes (seeds 20000, 30000, 40000), and where
+each genome loses its mean: the share of windows 4-8 worse than -200, the mean of the other
+windows, and the lifetimes that swing up (a window of 2-7 at -150 or better) and later
+fail a whole window (-500).
 
     python benchmarks/results/2026-12-05-acrobot-capacity/curves.py
 """
@@ -47,10 +50,13 @@ def late(rows: list[dict]) -> np.ndarray:
     return np.asarray([np.mean(r["episode_returns/Acrobot-v1"][3:8]) for r in rows])
 
 
-def late_means(path: Path) -> np.ndarray:
+def evolved_returns(path: Path) -> np.ndarray:
     text = gzip.decompress(path.read_bytes()).decode() if path.suffix == ".gz" else path.read_text()
-    evolved = np.asarray(json.loads(text)["results"]["Acrobot-v1"]["agents"]["evolved"])
-    return np.sort(evolved[:, 3:8].mean(1))
+    return np.asarray(json.loads(text)["results"]["Acrobot-v1"]["agents"]["evolved"])
+
+
+def late_means(path: Path) -> np.ndarray:
+    return np.sort(evolved_returns(path)[:, 3:8].mean(1))
 
 
 control = late(read_metrics(RUNS["control (rerun today)"]))
@@ -86,3 +92,13 @@ for name, run in GENOMES.items():
     all_ = np.concatenate(sets)
     print(f"{name} | " + " | ".join(f"{s.mean():.1f}" for s in sets) + f" | {np.mean([s.mean() for s in sets]):.1f} | "
           f"{(all_ >= -100).sum()} of {all_.size}")
+
+print("\ngenome | mean of windows 4-8 | windows 4-8 < -200 | mean of the other windows 4-8 | swung up, then a -500 window")
+for name, run in GENOMES.items():
+    files = sorted(run.glob("meta_test_128*.json*"))
+    if len(files) != 3:
+        continue
+    ret = np.concatenate([evolved_returns(p) for p in files])
+    late, bad = ret[:, 3:8], ret[:, 3:8] < -200
+    collapsed = np.mean([any(r[j] >= -150 and (r[j + 1 :] <= -499).any() for j in range(1, 7)) for r in ret])
+    print(f"{name} | {late.mean():.1f} | {bad.mean():.1%} | {late[~bad].mean():.1f} | {collapsed:.1%}")
