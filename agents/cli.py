@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "before its final evaluation, or a genome chosen among checkpoints")
     m.add_argument("--compare", type=Path, action="append", default=[],
                    help="another run (e.g. a baseline) to evaluate on the same lifetimes (repeatable)")
+    m.add_argument("--learn-windows", type=int, metavar="K",
+                   help="environment runs under windows: also evaluate the genome with learning off after window K "
+                        "(the same lifetimes): does it need to keep learning, or does it unlearn?")
     ch = sub.add_parser("choose", help="score the search's genome in every checkpoint a run kept, as the final "
                                         "evaluation scores its candidates, on the same fresh lifetimes; name the best")
     ch.add_argument("run_dir", type=Path)
@@ -229,7 +232,8 @@ def cmd_meta_test(args) -> int:
         checkpoint = int(checkpoint)
     doc = meta_test(args.run_dir, args.env, args.lifetimes, args.out, seed=args.seed, steps=args.steps, compare=args.compare,
                     hidden=hidden, hidden_neurons=args.hidden_neurons, max_steps=args.max_steps,
-                    episode_mode=args.episode_mode, episodes=args.episodes, checkpoint=checkpoint)
+                    episode_mode=args.episode_mode, episodes=args.episodes, checkpoint=checkpoint,
+                    learn_windows=args.learn_windows)
     if checkpoint is not None:
         print(f"genome: {doc['genome']}")
     for env, r in doc["results"].items():

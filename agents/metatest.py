@@ -32,6 +32,7 @@ class MetaTestOptions:
     lifetime: tuple[str, ...] = ()  # environments: lifetime.* overrides given (--episode-mode, --episodes)
     # a checkpoint's mean genome instead of the final genome (--checkpoint [STEP]): "newest" or its step
     checkpoint: int | Literal["newest"] | None = None
+    learn_windows: int | None = None  # environments, windows: one more agent, learning off after window K
 
 
 def meta_test(
@@ -48,6 +49,7 @@ def meta_test(
     episode_mode: str | None = None,
     episodes: int | None = None,
     checkpoint: int | Literal["newest"] | None = None,
+    learn_windows: int | None = None,
 ) -> dict[str, Any]:
     """Evaluate the run's final genome on ``envs``; writes JSON and one PNG per environment.
 
@@ -66,11 +68,13 @@ def meta_test(
     ``checkpoint``: evaluate the search's mean genome in the run's ``"newest"`` checkpoint (a run
     still training or paused) or in the checkpoint of that step (to choose among a run's kept
     checkpoints) instead of its final genome; the JSON's "genome" says which was used.
+    ``learn_windows`` = K (environment runs under windows): one more agent, the evolved genome with
+    learning off after window K, to tell whether it needs to keep learning or unlearns.
     """
     # the lifetime options as config overrides: the config's own checks (choices, bounds) apply to them
     lifetime = [f"lifetime.{k}={v}" for k, v in (("episode_mode", episode_mode), ("episodes", episodes)) if v is not None]
     cfg = load_run_config(run_dir, lifetime)
-    opts = MetaTestOptions(steps, hidden, hidden_neurons, max_steps, tuple(lifetime), checkpoint)
+    opts = MetaTestOptions(steps, hidden, hidden_neurons, max_steps, tuple(lifetime), checkpoint, learn_windows)
     return family(cfg).meta_test(run_dir, cfg, envs, lifetimes, out, seed, list(compare), opts)
 
 

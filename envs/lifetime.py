@@ -75,6 +75,8 @@ def run_lifetimes(
     episodes: int,
     freeze: Freeze | None = None,
     mode: str = "consecutive",
+    frozen_step: PolicyStep | None = None,
+    learn_windows: int | None = None,
 ) -> LifetimeResult:
     """Run ``episodes`` episodes (``mode``, see the module doc) for each of B agents; keys (B,)
     seed each agent's environment, so an agent's trajectory does not depend on which others
@@ -84,11 +86,20 @@ def run_lifetimes(
     recorded then) and ``final_agent_state`` is its state at the end of the loop; freezing
     costs a select over the whole state every step (measured: half the throughput of a
     lifetime). Windows fill the loop exactly, so ``freeze`` changes nothing there.
+
+    ``learn_windows`` = K with ``frozen_step`` (the same policy with learning off; windows only):
+    the agent learns through windows 1..K and acts with what it has learned, its plastic state
+    kept as it stands, from window K+1 on: whether a learner needs to keep learning, or unlearns.
     """
     if mode not in MODES:
         raise ValueError(f"lifetime.episode_mode must be one of {MODES}, got {mode!r}")
+    if (learn_windows is None) != (frozen_step is None):
+        raise ValueError("learn_windows and frozen_step go together")
+    if learn_windows is not None and not (mode == "window" and 0 <= learn_windows <= episodes):
+        raise ValueError(f"learning off after window {learn_windows}: needs windows (episode_mode=window) "
+                         f"and 0 <= K <= {episodes} episodes")
     if mode == "window":
-        return _run_windows(env, policy_step, agent_state, keys, episodes)
+        return _run_windows(env, policy_step, agent_state, keys, episodes, frozen_step, learn_windows)
     unroll_threefry_on_cpu()
     b = keys.shape[0]
     k_reset, k_steps = jax.vmap(jax.random.split, out_axes=1)(keys)
@@ -130,12 +141,15 @@ def run_lifetimes(
     return LifetimeResult(carry[8], carry[9], carry[2])
 
 
-def _run_windows(env: EnvAdapter, policy_step: PolicyStep, agent_state: Any, keys: jax.Array, episodes: int) -> LifetimeResult:
+def _run_windows(env: EnvAdapter, policy_step: PolicyStep, agent_state: Any, keys: jax.Array, episodes: int,
+                 frozen_step: PolicyStep | None = None, learn_windows: int | None = None) -> LifetimeResult:
     """``run_lifetimes`` with ``mode="window"``: a scan over windows of a scan over steps.
 
     Each window starts from a fresh reset (its key folded from the agent's key and the window
     index); the agent state, the last reward and the last termination flag carry from one
-    window into the next, as they do across the auto-resets inside a window.
+    window into the next, as they do across the auto-resets inside a window. With
+    ``learn_windows`` = K, the windows after the K-th run ``frozen_step`` (one switch for the
+    whole batch: both step loops are compiled, each window runs one).
     """
     unroll_threefry_on_cpu()
     b, t_max = keys.shape[0], env.max_steps
@@ -144,26 +158,35 @@ def _run_windows(env: EnvAdapter, policy_step: PolicyStep, agent_state: Any, key
     step_keys = _fold_each(k_steps, episodes * t_max).reshape(episodes, t_max, b)
     step_env = jax.vmap(env.step)
 
-    def step(carry, k_step):
-        env_state, obs, agent_state, last_r, last_term, running, ret, length = carry
-        action, agent_state = policy_step(agent_state, obs, last_r, last_term)
-        obs, env_state, r, term, trunc = step_env(k_step, env_state, action)
-        ret = ret + jnp.where(running, r, 0.0)
-        length = length + running.astype(length.dtype)
-        running = running & ~(term | trunc)
-        return (env_state, obs, agent_state, r, term, running, ret, length), None
+    def stepper(act: PolicyStep):
+        def step(carry, k_step):
+            env_state, obs, agent_state, last_r, last_term, running, ret, length = carry
+            action, agent_state = act(agent_state, obs, last_r, last_term)
+            obs, env_state, r, term, trunc = step_env(k_step, env_state, action)
+            ret = ret + jnp.where(running, r, 0.0)
+            length = length + running.astype(length.dtype)
+            running = running & ~(term | trunc)
+            return (env_state, obs, agent_state, r, term, running, ret, length), None
+
+        return step
+
+    loops = [functools.partial(jax.lax.scan, stepper(act)) for act in (policy_step, frozen_step) if act is not None]
 
     def window(carry, xs):
         agent_state, last_r, last_term = carry
-        keys_r, keys_w = xs
+        keys_r, keys_w, *frozen = xs
         obs, env_state = jax.vmap(env.reset)(keys_r)
         init = (env_state, obs, agent_state, last_r, last_term, jnp.ones((b,), bool),
                 jnp.zeros((b,), jnp.float32), jnp.zeros((b,), jnp.int32))  # fmt: skip
-        (_, _, agent_state, last_r, last_term, _, ret, length), _ = jax.lax.scan(step, init, keys_w)
+        run = functools.partial(jax.lax.switch, frozen[0], loops) if frozen else loops[0]
+        (_, _, agent_state, last_r, last_term, _, ret, length), _ = run(init, keys_w)
         return (agent_state, last_r, last_term), (ret, length)
 
     init = (agent_state, jnp.zeros((b,), jnp.float32), jnp.zeros((b,), bool))
-    (agent_state, _, _), (rets, lens) = jax.lax.scan(window, init, (reset_keys, step_keys))
+    xs = (reset_keys, step_keys)
+    if learn_windows is not None:  # 0 while learning, 1 after window K
+        xs += ((jnp.arange(episodes) >= learn_windows).astype(jnp.int32),)
+    (agent_state, _, _), (rets, lens) = jax.lax.scan(window, init, xs)
     return LifetimeResult(rets.T, lens.T, agent_state)
 
 

@@ -217,6 +217,8 @@ def test_cli_trains_resumes_and_meta_tests_with_compare(tmp_path, capsys):
     # an environment run cannot be compared with dataset runs, and --hidden is for dataset runs
     assert sfnn_main([*args[:-4], "--compare", "configs"]) == 2
     assert "config.yaml" in capsys.readouterr().err
+    assert sfnn_main([*args, "--learn-windows", "2"]) == 2  # a dataset run has no windows
+    assert "--learn-windows applies to runs in environments" in capsys.readouterr().err
 
 
 def test_configs_of_the_old_blur_section_still_load(tmp_path):

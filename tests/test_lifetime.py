@@ -107,6 +107,35 @@ def test_window_episode_scores_the_first_attempt_and_the_agent_lives_the_whole_w
     assert int(back.final_agent_state[2][0]) == 4 * 50 // 7  # the same loop length, attempts one after another
 
 
+def test_learning_off_after_window_k_keeps_the_state_it_had_then():
+    """``learn_windows`` = K: windows 1..K are lived as in a lifetime of K windows (the same
+    state at their end), and from window K+1 the frozen step acts on that state unchanged; the
+    resets and returns of every window stay those of the whole lifetime."""
+    import pytest
+
+    env = _counting_env(fail_after=7, t_max=50)
+    keys = jax.random.split(jax.random.key(0), 3)
+    zeros = (jnp.zeros(3, jnp.int32), jnp.zeros(3), jnp.zeros(3, jnp.int32))
+    frozen = lambda s, obs, r, term: (jnp.zeros(obs.shape[0], jnp.int32), s)  # noqa: E731
+    res = jax.jit(lambda k: run_lifetimes(env, _counting_policy, zeros, k, 4, mode="window", frozen_step=frozen,
+                                          learn_windows=2))(keys)  # fmt: skip
+    two = jax.jit(lambda k: run_lifetimes(env, _counting_policy, zeros, k, 2, mode="window"))(keys)
+    for mine, learned in zip(res.final_agent_state, two.final_agent_state):
+        np.testing.assert_array_equal(np.asarray(mine), np.asarray(learned))
+    assert int(res.final_agent_state[0][0]) == 2 * 50
+    np.testing.assert_array_equal(np.asarray(res.returns), np.full((3, 4), 7.0))
+    for k in (0, 4):  # never learning, learning throughout
+        state = run_lifetimes(env, _counting_policy, zeros, keys, 4, mode="window", frozen_step=frozen,
+                              learn_windows=k).final_agent_state  # fmt: skip
+        assert int(state[0][0]) == k * 50
+    with pytest.raises(ValueError, match="needs windows"):
+        run_lifetimes(env, _counting_policy, zeros, keys, 4, frozen_step=frozen, learn_windows=2)
+    with pytest.raises(ValueError, match="0 <= K <= 4"):
+        run_lifetimes(env, _counting_policy, zeros, keys, 4, mode="window", frozen_step=frozen, learn_windows=5)
+    with pytest.raises(ValueError, match="go together"):
+        run_lifetimes(env, _counting_policy, zeros, keys, 4, mode="window", learn_windows=2)
+
+
 def test_window_return_is_capped_by_the_window():
     """An agent that never fails scores the whole window (truncation ends the first attempt)."""
     env = make_env("CartPole-v1", 20)

@@ -91,6 +91,28 @@ def test_episode_mode_at_meta_test(tmp_path, capsys):
     assert "lifetime.episodes=0 must be at least 1" in err and "config.yaml" not in err
 
 
+def test_learning_off_after_window_k_at_meta_test(tmp_path, capsys):
+    """``--learn-windows K`` adds the genome with learning off after window K, on the evolved agent's
+    own lifetimes: the same returns, bit for bit, through window K; then what the genome does with
+    what it has learned. Outside windows, or K outside 1..episodes-1, it fails in one line."""
+    from agents.cli import main as sfnn_main
+    from agents.rl.metatest import learn_windows_agent
+
+    run, out = Path("pretrained/cartpole_475"), tmp_path / "k.json"
+    base = ["meta-test", str(run), "--env", "CartPole-v1", "--lifetimes", "3", "--max-steps", "60", "--episodes", "4"]
+    assert sfnn_main([*base, "--learn-windows", "2", "--out", str(out)]) == 0
+    agents = json.loads(out.read_text())["results"]["CartPole-v1"]["agents"]
+    evolved, off = np.asarray(agents["evolved"]), np.asarray(agents[learn_windows_agent(2)])
+    np.testing.assert_array_equal(off[:, :2], evolved[:, :2])
+    assert off.shape == evolved.shape == (3, 4)
+    assert learn_windows_agent(2) in capsys.readouterr().out
+    for extra, why in ((["--learn-windows", "4"], "1 <= K < 4 episodes"), (["--learn-windows", "0"], "1 <= K < 4"),
+                       (["--learn-windows", "2", "--episode-mode", "consecutive"], "needs windows")):
+        assert sfnn_main([*base, *extra, "--out", str(tmp_path / "no.json")]) == 2
+        err = capsys.readouterr().err
+        assert why in err and "Traceback" not in err, err
+
+
 def test_sweep_table_handles_short_and_diverged_lifetimes():
     """A 3-episode lifetime is averaged from its last episode (not an empty slice: nan), and a
     lifetime whose returns are not finite is left out of the mean and counted, never printed as nan."""

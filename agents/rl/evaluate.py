@@ -71,8 +71,10 @@ def lifetime_returns(
     env_keys: jax.Array,
     learn: bool = True,
     impl: str = "fast",
+    learn_windows: int | None = None,
 ) -> jax.Array:
     """Per-episode returns (B, episodes) of B lifetimes; genomes have a leading axis B.
+    ``learn_windows`` = K: learning on for the first K windows only (``envs.lifetime.run_lifetimes``).
 
     With the population as the last axis (``population_last``), a batch that is not a multiple
     of ``padding_lanes`` lifetimes, or shorter than 16, is padded with copies of the last one,
@@ -86,8 +88,9 @@ def lifetime_returns(
         pad = lambda x: jnp.concatenate([x, jnp.repeat(x[-1:], extra, axis=0)])  # noqa: E731
         genomes, wiring_keys, env_keys = jax.tree.map(pad, (genomes, wiring_keys, env_keys))
     policy = make_policy(cfg, task.env, genomes, learn=learn, impl=impl)
+    frozen = None if learn_windows is None else make_policy(cfg, task.env, genomes, learn=False, impl=impl).step
     res = run_lifetimes(task.env, policy.step, policy.init(wiring_keys), env_keys, cfg.lifetime.episodes,
-                        mode=cfg.lifetime.episode_mode)
+                        mode=cfg.lifetime.episode_mode, frozen_step=frozen, learn_windows=learn_windows)
     return res.returns[:b]
 
 
@@ -132,6 +135,7 @@ def population_fitness(
     gen_key: jax.Array,
     learn: bool = True,
     impl: str = "fast",
+    learn_windows: int | None = None,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """Fitness (P,) of P genomes and their returns per environment (P, lifetimes, episodes).
 
@@ -146,7 +150,7 @@ def population_fitness(
         wk, ek = jax.vmap(
             lambda m: lifetime_keys(cfg, jax.random.fold_in(run_key, i), jax.random.fold_in(gen_key, i), m)
         )(members)
-        rets = lifetime_returns(cfg, task, flat, wk.reshape(-1), ek.reshape(-1), learn, impl)
+        rets = lifetime_returns(cfg, task, flat, wk.reshape(-1), ek.reshape(-1), learn, impl, learn_windows)
         rets = rets.reshape(pop, n_life, -1)
         fit = lifetime_fitness(rets, cfg.fitness.kind, task.return_range)  # (P, lifetimes)
         per_env.append(over_lifetimes(fit, cfg.fitness.worst_fraction))

@@ -36,6 +36,7 @@ def evaluate_lifetimes(
     learn: bool = True,
     lifetime_ids: jax.Array | None = None,
     own_wiring: bool = False,
+    learn_windows: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Per-episode returns per env, (L, episodes), of L lifetimes with fresh wirings and seeds.
 
@@ -45,7 +46,7 @@ def evaluate_lifetimes(
     the very same lifetimes in one compiled call when the ids are repeated.
     ``own_wiring`` (runs with ``lifetime.wiring=fixed``): every lifetime has the run's own
     wiring, the one its genomes were evolved on (its first, with ``lifetime.lifetimes`` > 1),
-    and fresh environment seeds.
+    and fresh environment seeds. ``learn_windows`` = K: learning off after window K.
     """
     own = own_wiring and cfg.lifetime.wiring == "fixed"
     eval_cfg = dataclasses.replace(
@@ -60,7 +61,8 @@ def evaluate_lifetimes(
     ids = jnp.arange(n) if lifetime_ids is None else jnp.asarray(lifetime_ids)
     key = jax.random.fold_in(jax.random.key(cfg.seed), seed_offset)
     wiring_key = jax.random.key(cfg.seed) if own else key  # fixed wirings come from the run key, as in training
-    fn = jax.jit(lambda g, m: population_fitness(eval_cfg, tasks, g, m, wiring_key, key, learn=learn)[1])
+    fn = jax.jit(lambda g, m: population_fitness(eval_cfg, tasks, g, m, wiring_key, key, learn=learn,
+                                                       learn_windows=learn_windows)[1])
     return {k: np.asarray(v[:, 0, :]) for k, v in fn(genomes, ids).items()}
 
 

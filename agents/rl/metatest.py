@@ -35,6 +35,10 @@ def meta_test_envs(run_dir: Path, cfg: TrainConfig, envs: list[str], lifetimes: 
                               ("--max-steps", max_steps, MAXIMUM["lifetime.max_steps"])):
         if value is not None and not 1 <= value <= most:
             raise ConfigError(f"{flag}={value} must be a positive count (at most {most})")
+    learn_k, episodes = opts.learn_windows, cfg.lifetime.episodes
+    if learn_k is not None and (cfg.lifetime.episode_mode != "window" or not 1 <= learn_k < episodes):
+        raise ConfigError(f"--learn-windows {learn_k}: needs windows (lifetime.episode_mode=window, this meta-test: "
+                          f"{cfg.lifetime.episode_mode}) and 1 <= K < {episodes} episodes (0 is the frozen agent)")
     _check_envs(cfg, envs)
     genome, source = run_genome(run_dir, cfg, opts)
     per_env = {env: env_config(cfg, env, hidden_neurons, max_steps, lifetimes) for env in envs}
@@ -48,6 +52,9 @@ def meta_test_envs(run_dir: Path, cfg: TrainConfig, envs: list[str], lifetimes: 
         "frozen": _returns(per_env, repeat_genome(genome, lifetimes), seed, learn=False),
         "random": {k: v[lifetimes:] for k, v in joint.items() if k != "skipped"},
     }
+    if learn_k is not None:  # the same lifetimes as "evolved": identical through window K
+        agents[learn_windows_agent(learn_k)] = _returns(per_env, repeat_genome(genome, lifetimes), seed,
+                                                        learn_windows=learn_k)
     skipped: dict[str, dict[str, str]] = {}  # env -> agent -> why it cannot act there
     for other in compare:
         ocfg = load_run_config(other)
@@ -98,8 +105,13 @@ def _check_envs(cfg: TrainConfig, envs: list[str]) -> None:
     validate(check)
 
 
+def learn_windows_agent(k: int) -> str:
+    """The meta-test agent name of ``--learn-windows K`` (a key of the JSON's "agents")."""
+    return f"learning off after window {k}"
+
+
 def _returns(per_env: dict[str, tuple[Any, dict]], genomes: Any, seed: int, learn: bool = True,
-             lifetime_ids: Any = None) -> dict[str, Any]:
+             lifetime_ids: Any = None, learn_windows: int | None = None) -> dict[str, Any]:
     """Per-env returns of ``genomes`` (``lifetime_ids`` as in ``evaluate_lifetimes``), each env under
     its own config (``per_env``: env -> (config, info), or (None, info) with info["refused"] when it
     cannot be built); an env the learner cannot act in (a baseline genome too small for it, a
@@ -110,7 +122,8 @@ def _returns(per_env: dict[str, tuple[Any, dict]], genomes: Any, seed: int, lear
             out.setdefault("skipped", {})[env] = info["refused"]
             continue
         try:
-            out.update(evaluate_lifetimes(ecfg, genomes, [env], seed, learn=learn, lifetime_ids=lifetime_ids))
+            out.update(evaluate_lifetimes(ecfg, genomes, [env], seed, learn=learn, lifetime_ids=lifetime_ids,
+                                          learn_windows=learn_windows))
         except ValueError as e:
             out.setdefault("skipped", {})[env] = str(e)
     return out
