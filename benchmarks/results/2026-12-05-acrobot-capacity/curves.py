@@ -25,6 +25,7 @@ START = HERE.parent / "2026-12-03-acrobot-two-wirings" / "acrobot_l4_from_739"
 OLD_CONTROL = HERE.parent / "2026-12-04-acrobot-l2-from-l4"
 RUNS = {"control (rerun today)": HERE / "acrobot_control", "40 neurons": HERE / "acrobot_n40",
         "4 passes": HERE / "acrobot_p4", "6 passes": HERE / "acrobot_p6",
+        "40 neurons and 4 passes": HERE / "acrobot_n40p4",
         "control (2026-12-04, another machine)": OLD_CONTROL}
 GENOMES = {
     "start: 32 neurons, 3 passes (the four-wirings genome)": START,
@@ -42,6 +43,9 @@ GENOMES = {
     "seed 1, control: mean genome at 325": HERE / "control_s1_325",
     "seed 1, 4 passes: mean genome at 325": HERE / "p4_s1_325",
     "seed 1, 40 neurons: mean genome at 325": HERE / "n40_s1_325",
+    "40 neurons and 4 passes: mean genome at 300": HERE / "n40p4_300",
+    "seed 2, control: mean genome at 300": HERE / "control_s2_300",
+    "seed 2, 4 passes: mean genome at 300": HERE / "p4_s2_300",
 }
 BLOCK = 50
 
@@ -71,16 +75,17 @@ for name, run in RUNS.items():
         cells.append(cell)
     print(f"{name} ({len(rows)} gens, {rows[-1]['wall_s']:.0f} s): " + " | ".join(cells))
 
-SEED1 = {"control, seed 1": HERE / "acrobot_control_s1", "4 passes, seed 1": HERE / "acrobot_p4_s1",
-         "40 neurons, seed 1": HERE / "acrobot_n40_s1"}
-if all(run.is_dir() for run in SEED1.values()):
-    control1 = late(read_metrics(SEED1["control, seed 1"]))
-    print(f"\nthe same pair with seed 1 (other wirings and episodes), blocks of {BLOCK} [paired difference]")
-    for name, run in SEED1.items():
+SEEDS = {1: {"control, seed 1": HERE / "acrobot_control_s1", "4 passes, seed 1": HERE / "acrobot_p4_s1",
+             "40 neurons, seed 1": HERE / "acrobot_n40_s1"},
+         2: {"control, seed 2": HERE / "acrobot_control_s2", "4 passes, seed 2": HERE / "acrobot_p4_s2"}}
+for seed, runs in SEEDS.items():
+    seed_control = late(read_metrics(next(iter(runs.values()))))
+    print(f"\nwith seed {seed} (other wirings and episodes), blocks of {BLOCK} [paired difference to its control]")
+    for name, run in runs.items():
         rows = read_metrics(run)
-        ours, n = late(rows), min(len(rows), len(control1)) // BLOCK * BLOCK
+        ours, n = late(rows), min(len(rows), len(seed_control)) // BLOCK * BLOCK
         print(f"{name} ({len(rows)} gens): " + " | ".join(
-            f"{ours[s : s + BLOCK].mean():.1f} [{(ours[s : s + BLOCK] - control1[s : s + BLOCK]).mean():+.1f}]"
+            f"{ours[s : s + BLOCK].mean():.1f} [{(ours[s : s + BLOCK] - seed_control[s : s + BLOCK]).mean():+.1f}]"
             for s in range(0, n, BLOCK)))
 
 print("\ngenome | seed 20000 | 30000 | 40000 | mean | lifetimes >= -100")
