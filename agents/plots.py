@@ -140,8 +140,9 @@ def block_table(
     ``block`` generations, and in brackets its mean difference to the first run taken generation
     by generation. Runs with the same seed that differ in one setting draw the same episode starts
     every generation (and the same wirings where the network's size is the same), so the paired
-    difference cancels much of the draw that moves both curves; a curve read by eye does not. Only whole blocks are shown; a difference only where
-    the first run has every generation of the block."""
+    difference cancels much of the draw that moves both curves; a curve read by eye does not.
+    Only whole blocks are shown; a difference only where the first run has every generation of
+    the block."""
     panels = compare_panels(runs)
     if not panels:
         raise ValueError("no environment returns in these runs' metrics (BLUR runs have accuracies instead)")
