@@ -16,7 +16,7 @@ os.environ.setdefault("WANDB_SILENT", "true")
 FAST_COMPILE = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
 os.environ.setdefault("XLA_FLAGS", FAST_COMPILE)
 # The suite runs on the CPU even where a GPU is present, as CI does (same programs, same bits;
-# several tests fork CPU devices). `JAX_PLATFORMS=cuda make test` (or empty) runs it on the GPU.
+# several tests fork CPU devices). `JAX_PLATFORMS=cuda make test TEST_WORKERS=0` runs it on the GPU.
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # Many tests compile the same programs again (the tiny CartPole lifetime, in-process and in each
 # sfnn command they start): one XLA compilation cache for the session, shared by every process,
