@@ -46,6 +46,8 @@ GENOMES = {
     "40 neurons and 4 passes: mean genome at 300": HERE / "n40p4_300",
     "seed 2, control: mean genome at 300": HERE / "control_s2_300",
     "seed 2, 4 passes: mean genome at 300": HERE / "p4_s2_300",
+    "seed 2, control: mean genome at 475": HERE / "control_s2_475",
+    "seed 2, 4 passes: mean genome at 475": HERE / "p4_s2_475",
 }
 BLOCK = 50
 
