@@ -48,6 +48,8 @@ GENOMES = {
     "seed 2, 4 passes: mean genome at 300": HERE / "p4_s2_300",
     "seed 2, control: mean genome at 475": HERE / "control_s2_475",
     "seed 2, 4 passes: mean genome at 475": HERE / "p4_s2_475",
+    "seed 2, sigma_init 0.5: mean genome at 300": HERE / "sigma05_s2_300",
+    "seed 2, sigma_init 0.5: mean genome at 475": HERE / "sigma05_s2_475",
 }
 BLOCK = 50
 
@@ -79,7 +81,8 @@ for name, run in RUNS.items():
 
 SEEDS = {1: {"control, seed 1": HERE / "acrobot_control_s1", "4 passes, seed 1": HERE / "acrobot_p4_s1",
              "40 neurons, seed 1": HERE / "acrobot_n40_s1"},
-         2: {"control, seed 2": HERE / "acrobot_control_s2", "4 passes, seed 2": HERE / "acrobot_p4_s2"}}
+         2: {"control, seed 2": HERE / "acrobot_control_s2", "4 passes, seed 2": HERE / "acrobot_p4_s2",
+             "sigma_init 0.5, seed 2": HERE / "acrobot_sigma05_s2", "scaled inputs, seed 2": HERE / "acrobot_obsfixed_s2"}}
 for seed, runs in SEEDS.items():
     seed_control = late(read_metrics(next(iter(runs.values()))))
     print(f"\nwith seed {seed} (other wirings and episodes), blocks of {BLOCK} [paired difference to its control]")
