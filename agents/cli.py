@@ -315,7 +315,7 @@ def cmd_bench(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from agents.config import model_label
+    from agents.metatest import compare_label
     from agents.plots import block_table, compare_runs
     from agents.rundir import load_run_config, read_metrics
 
@@ -330,9 +330,7 @@ def cmd_compare(args) -> int:
         episodes = (int(m[1]), int(m[2]))
     runs = {}
     for run in args.runs:
-        label = f"{model_label(load_run_config(run))} ({run.name})"
-        if label in runs:  # two folders of one name (a run and its recorded copy): their paths
-            label = f"{model_label(load_run_config(run))} ({run})"
+        label = compare_label(load_run_config(run), run, runs)  # two folders of one name: their paths
         runs[label] = [m for m in read_metrics(run) if args.generations is None or m["generation"] < args.generations]
     try:
         path = compare_runs(runs, args.out, args.x, smooth=args.smooth, episodes=episodes)
