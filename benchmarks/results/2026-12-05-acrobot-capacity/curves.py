@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from agents.plots import block_table
 from agents.rundir import read_metrics
 
 HERE = Path(__file__).parent
@@ -54,10 +55,6 @@ GENOMES = {
 BLOCK = 50
 
 
-def late(rows: list[dict]) -> np.ndarray:
-    return np.asarray([np.mean(r["episode_returns/Acrobot-v1"][3:8]) for r in rows])
-
-
 def evolved_returns(path: Path) -> np.ndarray:
     text = gzip.decompress(path.read_bytes()).decode() if path.suffix == ".gz" else path.read_text()
     return np.asarray(json.loads(text)["results"]["Acrobot-v1"]["agents"]["evolved"])
@@ -67,31 +64,14 @@ def late_means(path: Path) -> np.ndarray:
     return np.sort(evolved_returns(path)[:, 3:8].mean(1))
 
 
-control = late(read_metrics(RUNS["control (rerun today)"]))
-print(f"population mean over windows 4-8, blocks of {BLOCK} generations [paired difference to today's control]")
-for name, run in RUNS.items():
-    rows = read_metrics(run)
-    ours, cells = late(rows), []
-    for s in range(0, len(rows) - BLOCK + 1, BLOCK):
-        cell = f"{ours[s : s + BLOCK].mean():.1f}"
-        if s + BLOCK <= len(control):
-            cell += f" [{(ours[s : s + BLOCK] - control[s : s + BLOCK]).mean():+.1f}]"
-        cells.append(cell)
-    print(f"{name} ({len(rows)} gens, {rows[-1]['wall_s']:.0f} s): " + " | ".join(cells))
-
 SEEDS = {1: {"control, seed 1": HERE / "acrobot_control_s1", "4 passes, seed 1": HERE / "acrobot_p4_s1",
              "40 neurons, seed 1": HERE / "acrobot_n40_s1"},
          2: {"control, seed 2": HERE / "acrobot_control_s2", "4 passes, seed 2": HERE / "acrobot_p4_s2",
              "sigma_init 0.5, seed 2": HERE / "acrobot_sigma05_s2", "scaled inputs, seed 2": HERE / "acrobot_obsfixed_s2"}}
-for seed, runs in SEEDS.items():
-    seed_control = late(read_metrics(next(iter(runs.values()))))
-    print(f"\nwith seed {seed} (other wirings and episodes), blocks of {BLOCK} [paired difference to its control]")
-    for name, run in runs.items():
-        rows = read_metrics(run)
-        ours, n = late(rows), min(len(rows), len(seed_control)) // BLOCK * BLOCK
-        print(f"{name} ({len(rows)} gens): " + " | ".join(
-            f"{ours[s : s + BLOCK].mean():.1f} [{(ours[s : s + BLOCK] - seed_control[s : s + BLOCK]).mean():+.1f}]"
-            for s in range(0, n, BLOCK)))
+for title, runs in {"seed 0": RUNS, **{f"seed {s} (other wirings and episodes)": r for s, r in SEEDS.items()}}.items():
+    metrics = {name: read_metrics(run) for name, run in runs.items()}  # the first run of each is the control
+    print(f"\n{title}: " + "; ".join(f"{name} {len(m)} gens, {m[-1]['wall_s']:.0f} s" for name, m in metrics.items()))
+    print(block_table(metrics, BLOCK, (4, 8)))
 
 print("\ngenome | seed 20000 | 30000 | 40000 | mean | lifetimes >= -100")
 for name, run in GENOMES.items():
