@@ -26,6 +26,7 @@ from agents.config import TrainConfig, to_dict
 from agents.family import family
 from agents.files import write_json_atomic
 from agents.processes import from_process_0, to_local
+from agents.provenance import machine_record
 from agents.rundir import RunError, write_metrics
 from agents.rundir import (  # noqa: F401 - importable from here too, as before agents.rundir held them
     check_resumable,
@@ -268,6 +269,7 @@ def write_summary(
         "best_fitness_generation": best_gen["generation"] if best_gen else None,
         **_generation_times(metrics),
         **fields,
+        "machine": machine_record(),  # where it was computed: another CPU or build may round otherwise
     }
     write_json_atomic(run_dir / "summary.json", summary)
     return summary

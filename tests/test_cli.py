@@ -44,6 +44,21 @@ def test_train_writes_the_run_directory(trained):
     assert "plot:" in r.stdout
 
 
+def test_summary_names_the_machine_and_packages_that_computed_it(trained):
+    """A rerun elsewhere may part from a recorded run at the last bit; the summary says where it ran."""
+    from importlib import metadata
+
+    import jax
+
+    from agents.cpu import cpu_info
+
+    machine = json.loads((trained[0] / "summary.json").read_text())["machine"]
+    assert machine["backend"] == "cpu" and machine["devices"].startswith(f"{len(jax.devices())} × ")
+    assert machine["packages"]["jax"] == jax.__version__ == metadata.version("jax")
+    assert machine["packages"]["evosax"] == metadata.version("evosax")
+    assert {k: machine[k] for k in ("cpu", "cpu_isa", "vector_isa")} == {k: cpu_info()[k] for k in ("cpu", "cpu_isa", "vector_isa")}
+
+
 def test_the_final_genome_is_reported_on_lifetimes_other_than_those_that_chose_it(trained):
     """The summary's curves are the chosen genome's on lifetimes n..2n-1: those on which it beat the
     other candidate (0..n-1) would flatter it."""
