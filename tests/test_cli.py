@@ -262,6 +262,8 @@ def test_envs_lists_registered_names(cli):
 
 
 def test_bench_prints_one_json_line(cli):
+    from importlib import metadata
+
     r = cli("bench", CARTPOLE, "strategy.population=4", "--generations", "1", "lifetime.episodes=1", "lifetime.max_steps=20",
             "model.learn_every=step")
     assert r.returncode == 0, r.stderr
@@ -270,6 +272,7 @@ def test_bench_prints_one_json_line(cli):
     for key in ["agent_steps_per_s", "compile_s", "population", "devices", "backend", "device_kind", "cpu", "cpu_isa", "vector_isa"]:
         assert key in line
     assert line["population"] == 4 and line["agent_steps_per_s"] > 0
+    assert line["packages"]["jaxlib"] == metadata.version("jaxlib")  # speed is a property of the build
     assert line["agent_steps_per_s_best"] >= line["agent_steps_per_s"] and line["generation_s_min"] <= line["generation_s"]
     assert line["agent_steps_per_generation"] == 4 * 1 * 20  # the overrides after --generations took effect
     if line["backend"] == "cpu":  # the default chunk by backend; CPU runtimes keep no allocator statistics

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 from agents.bench import device_peak_mb, time_generations, timing_fields
 from agents.config import TrainConfig, model_label
 from agents.cpu import cpu_info
+from agents.provenance import package_versions
 from agents.rl.evaluate import padding_lanes
 from agents.rl.policy import env_learner
 from agents.trainer import EVAL_COMPILER_OPTIONS, Trainer, member_chunk
@@ -70,6 +71,7 @@ def bench_envs(cfg: TrainConfig, generations: int = 2) -> dict[str, Any]:
         "backend": jax.default_backend(),
         "device_kind": trainer.devices[0].device_kind,  # e.g. "NVIDIA H200": says which machine a row is from
         **cpu_info(),  # the CPU and the vector ISA XLA may use: the same code runs 2-4x apart across them
+        "packages": package_versions(),  # jax/jaxlib above all: a figure holds for the build it was measured with
         "model": model_label(cfg),
         **env_learner(cfg).sizes(cfg),
         "genome_params": trainer.num_params,

@@ -10,6 +10,7 @@ import jax
 from agents.bench import time_generations, timing_fields
 from agents.config import TrainConfig
 from agents.cpu import cpu_info
+from agents.provenance import package_versions
 from agents.trainer import Trainer
 
 
@@ -27,6 +28,7 @@ def bench_datasets(cfg: TrainConfig, generations: int = 2) -> dict[str, Any]:
         "backend": jax.default_backend(),
         "device_kind": trainer.devices[0].device_kind,
         **cpu_info(),
+        "packages": package_versions(),  # jax/jaxlib above all: a figure holds for the build it was measured with
         "model": cfg.model.kind,
         "meta": cfg.supervised.meta,
         "genome_params": trainer.num_params,
