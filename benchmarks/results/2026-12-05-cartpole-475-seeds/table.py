@@ -34,9 +34,9 @@ def main() -> None:
     print(row("seed 1, first machine (2026-12-04), final genome", EARLIER / "meta_test_64.json", EARLIER / "metrics.jsonl.gz", 692))
     for seed in (1, 2, 3):
         folder = HERE / f"seed{seed}"
+        finals = {json.loads(p.read_text())["generations"] for p in folder.glob("summary*.json")}
         for path in sorted(folder.glob("meta_test_64_*.json"), key=lambda p: int(p.stem.split("_")[-1])):
             generation = int(path.stem.split("_")[-1])
-            finals = {json.loads(p.read_text())["generations"] for p in folder.glob("summary*.json")}
             kind = "final genome" if generation in finals else "checkpoint's mean genome"
             print(row(f"seed {seed}, {kind}", path, folder / "metrics.jsonl.gz", generation))
 
