@@ -100,3 +100,44 @@ def test_cpu_info_names_the_cpu_and_the_vector_isa_xla_may_use():
     assert cpu_info(zen4, "--foo --xla_cpu_max_isa=sse4_2")["vector_isa"] == "SSE4_2"
     assert cpu_info(zen3, "--xla_cpu_max_isa=AVX512")["vector_isa"] == "AVX2"  # a cap above the CPU changes nothing
     assert cpu_info(zen3, "")["cpu_isa"] == "AVX2"
+
+
+def test_wiring_or_chance_splits_variance_between_and_within_wirings():
+    """ICC(1) of the one-way ANOVA: 1 when a wiring fixes its lives' scores, 0 when wirings do
+    not differ beyond their lives' spread, and the textbook value on a small hand-checked table."""
+    import wiring_or_chance
+    import numpy as np
+
+    by_wiring = np.array([[-100.0, -100.0], [-200.0, -200.0], [-300.0, -300.0]])
+    assert wiring_or_chance.variance_split(by_wiring)["icc"] == 1.0
+    by_chance = np.array([[-100.0, -300.0], [-300.0, -100.0], [-200.0, -200.0]])
+    split = wiring_or_chance.variance_split(by_chance)
+    assert split["icc"] == 0.0 and split["sd_between_wirings"] == 0.0
+    # MSB = 2 * ((-1.5)^2 + 0 + 1.5^2) / 2 = 4.5, MSW = (0.25 * 4 + 1 * 2) / 3 = 1, ICC = (4.5 - 1) / (4.5 + 1)
+    table = np.array([[0.5, -0.5], [1.0, -1.0], [2.0, 1.0]])
+    table = table - table.mean(axis=1, keepdims=True) + np.array([[-1.5], [0.0], [1.5]])
+    assert abs(wiring_or_chance.variance_split(table)["icc"] - 3.5 / 5.5) < 1e-12
+
+
+def test_wiring_or_chance_lives_each_wiring_several_times():
+    """Lives of one wiring share its key and differ in their episode seeds: the table has one row
+    per wiring and one column per life, and the same keys live the same lives again."""
+    import dataclasses
+
+    import jax
+    import numpy as np
+    import wiring_or_chance
+    from agents.metatest import MetaTestOptions, run_genome
+    from agents.rundir import load_run_config
+
+    wk, ek = wiring_or_chance.life_keys(wirings=3, seeds=2, seed=7)
+    wk, ek = np.asarray(jax.random.key_data(wk)), np.asarray(jax.random.key_data(ek))
+    assert (wk[0::2] == wk[1::2]).all() and len({tuple(k) for k in wk}) == 3
+    assert len({tuple(k) for k in ek}) == 6
+    run = Path(__file__).resolve().parents[1] / "pretrained" / "cartpole_475"
+    cfg = load_run_config(run)
+    cfg = dataclasses.replace(cfg, lifetime=dataclasses.replace(cfg.lifetime, episodes=2, max_steps=40))
+    genome, _ = run_genome(run, cfg, MetaTestOptions())
+    rets = wiring_or_chance.lives(cfg, "CartPole-v1", genome, wirings=3, seeds=2, seed=7)
+    assert rets.shape == (3, 2, 2) and (rets >= 1).all() and (rets <= 40).all()
+    assert (rets == wiring_or_chance.lives(cfg, "CartPole-v1", genome, wirings=3, seeds=2, seed=7)).all()
