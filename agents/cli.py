@@ -40,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--hidden-neurons", type=int, help="SFNN runs: hidden neurons of every meta-test network (default: "
                                                      "the run's total where it leaves as many as training had, else "
                                                      "training's count, beside each environment's inputs and outputs)")
+    m.add_argument("--connect-prob", type=float, metavar="P",
+                   help="SFNN runs: edge probability of every meta-test wiring (default: the run's "
+                        "model.connect_prob); a genome does not depend on it, so it can be deployed on denser or "
+                        "sparser networks than it was evolved on")
     m.add_argument("--max-steps", type=int, help="environment runs: episode cap (default: each environment's own; the "
                                                 "run's for environments it trained on)")
     m.add_argument("--episode-mode", choices=["window", "consecutive"],
@@ -232,6 +236,7 @@ def cmd_meta_test(args) -> int:
         checkpoint = int(checkpoint)
     doc = meta_test(args.run_dir, args.env, args.lifetimes, args.out, seed=args.seed, steps=args.steps, compare=args.compare,
                     hidden=hidden, hidden_neurons=args.hidden_neurons, max_steps=args.max_steps,
+                    connect_prob=args.connect_prob,
                     episode_mode=args.episode_mode, episodes=args.episodes, checkpoint=checkpoint,
                     learn_windows=args.learn_windows)
     if checkpoint is not None:

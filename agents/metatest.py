@@ -33,6 +33,7 @@ class MetaTestOptions:
     # a checkpoint's mean genome instead of the final genome (--checkpoint [STEP]): "newest" or its step
     checkpoint: int | Literal["newest"] | None = None
     learn_windows: int | None = None  # environments, windows: one more agent, learning off after window K
+    connect_prob: float | None = None  # environments, SFNN: edge probability of each wiring
 
 
 def meta_test(
@@ -50,6 +51,7 @@ def meta_test(
     episodes: int | None = None,
     checkpoint: int | Literal["newest"] | None = None,
     learn_windows: int | None = None,
+    connect_prob: float | None = None,
 ) -> dict[str, Any]:
     """Evaluate the run's final genome on ``envs``; writes JSON and one PNG per environment.
 
@@ -70,11 +72,15 @@ def meta_test(
     checkpoints) instead of its final genome; the JSON's "genome" says which was used.
     ``learn_windows`` = K (environment runs under windows): one more agent, the evolved genome with
     learning off after window K, to tell whether it needs to keep learning or unlearns.
+    ``connect_prob`` (SFNN runs): the edge probability of every meta-test wiring, the run's and
+    those of SFNN runs compared with it (a genome does not depend on it).
     """
     # the lifetime options as config overrides: the config's own checks (choices, bounds) apply to them
     lifetime = [f"lifetime.{k}={v}" for k, v in (("episode_mode", episode_mode), ("episodes", episodes)) if v is not None]
-    cfg = load_run_config(run_dir, lifetime)
-    opts = MetaTestOptions(steps, hidden, hidden_neurons, max_steps, tuple(lifetime), checkpoint, learn_windows)
+    network = [] if connect_prob is None else [f"model.connect_prob={connect_prob}"]
+    cfg = load_run_config(run_dir, lifetime + network)
+    opts = MetaTestOptions(steps, hidden, hidden_neurons, max_steps, tuple(lifetime), checkpoint, learn_windows,
+                           connect_prob)
     return family(cfg).meta_test(run_dir, cfg, envs, lifetimes, out, seed, list(compare), opts)
 
 

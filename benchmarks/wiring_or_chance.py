@@ -11,6 +11,8 @@ intra-class correlation is the share of the spread that the wiring explains.
 
 ``--connect-prob`` re-runs the same keys on denser or sparser wirings (the genome does not depend
 on the edge probability): whether more paths help the rule at all, before anything is evolved.
+For SFNN runs it also correlates a wiring's mean score with how many hidden neurons each input
+reaches: which inputs a learner cannot do without.
 
     .venv/bin/python benchmarks/wiring_or_chance.py RUN_DIR --env Acrobot-v1 [--wirings 32] [--seeds 4]
         [--connect-prob 0.5 0.75 1.0] [--hidden-neurons H] [--threshold T] [--checkpoint STEP] [--out FILE.json]
@@ -56,6 +58,19 @@ def life_keys(wirings: int, seeds: int, seed: int) -> tuple[jax.Array, jax.Array
     key = jax.random.key(seed)
     wiring_keys = jnp.repeat(jax.random.split(jax.random.fold_in(key, 0), wirings), seeds, axis=0)
     return wiring_keys, jax.random.split(jax.random.fold_in(key, 1), wirings * seeds)
+
+
+def input_fanout(cfg, env: str, wirings: int, seeds: int, seed: int, hidden_neurons: int | None = None) -> np.ndarray:
+    """(wirings, inputs): how many hidden neurons each input neuron reaches in each wiring of ``lives``."""
+    from agents.rl.policy import sfnn_spec
+    from envs.registry import make_env
+    from sfnn.network import init_state
+
+    ecfg, _ = env_config(cfg, env, hidden_neurons, None, wirings * seeds)
+    spec = sfnn_spec(ecfg, make_env(env, ecfg.lifetime.max_steps))
+    keys = life_keys(wirings, seeds, seed)[0][::seeds]
+    masks = jax.vmap(lambda k: init_state(k, spec).masks["ih"])(keys)  # (wirings, inputs, hidden)
+    return np.asarray(masks.sum(axis=-1))
 
 
 def lives(cfg, env: str, genome, wirings: int, seeds: int, seed: int, hidden_neurons: int | None = None) -> np.ndarray:
@@ -113,6 +128,14 @@ def main() -> None:
             line += f"   {all_good} of {a.wirings}"
             doc["results"][str(prob)]["wirings_every_life_at_threshold"] = all_good
         print(line)
+        if cfg.model.kind == "sfnn":
+            fan = input_fanout(pcfg, a.env, a.wirings, a.seeds, a.seed, a.hidden_neurons)
+            means = scores.mean(axis=1)  # undefined (nan) where the inputs' fan-out or the scores do not vary
+            r = [float(np.corrcoef(fan[:, i], means)[0, 1]) if fan[:, i].std() > 0 and means.std() > 0 else float("nan")
+                 for i in range(fan.shape[1])]
+            doc["results"][str(prob)]["fanout_correlation"] = r
+            print(f"{'':>12} a wiring's mean score against each input's fan-out (hidden neurons reached), "
+                  f"correlation: {', '.join(f'{x:+.2f}' for x in r)}")
     if a.out:
         a.out.write_text(json.dumps(doc, indent=1))
 

@@ -16,12 +16,14 @@ def test_a_network_sized_to_each_environment():
     cfg = load_run_config(MULTI)
     assert run_hidden_neurons(cfg) == 23  # Acrobot: 32 - 6 inputs - 3 outputs
     ecfg, info = env_config(cfg, "CartPole-v1", None, None, 4)  # a training env keeps the run's network
-    assert ecfg.model.neurons == 32 and info == {"max_steps": 500, "network": {"inputs": 4, "hidden": 26, "outputs": 2}}
+    assert ecfg.model.neurons == 32 and info == {"max_steps": 500, "network": {"inputs": 4, "hidden": 26, "outputs": 2,
+                                                                                   "connect_prob": 0.5}}
     ecfg, info = env_config(cfg, "Breakout-MinAtar", None, None, 4)  # 400 inputs: training's hidden count beside them
-    assert info["network"] == {"inputs": 400, "hidden": 23, "outputs": 3} and ecfg.model.neurons == 426
+    assert info["network"] == {"inputs": 400, "hidden": 23, "outputs": 3, "connect_prob": 0.5}
+    assert ecfg.model.neurons == 426
     assert info["max_steps"] == 1000  # the environment's own cap, not a training env's
     _, info = env_config(cfg, "Catch-bsuite", 5, 7, 4)  # both overridden
-    assert info == {"max_steps": 7, "network": {"inputs": 50, "hidden": 5, "outputs": 3}}
+    assert info == {"max_steps": 7, "network": {"inputs": 50, "hidden": 5, "outputs": 3, "connect_prob": 0.5}}
     cfg.model.kind = "mlp"  # baselines keep their network; only the cap is the environment's
     _, info = env_config(cfg, "Catch-bsuite", None, None, 4)
     assert info == {"max_steps": 1000}
@@ -137,3 +139,34 @@ def test_late_spread_shows_how_many_lifetimes_fail():
     assert q.tolist() == [-500.0, -295.0, -87.5]
     first, mean, q = late_spread([[1.0, 2.0], [3.0, float("nan")]])  # short lifetimes: the last episode; nan left out
     assert first == 2 and mean == 2.0 and q.tolist() == [2.0, 2.0, 2.0]
+
+
+def test_meta_test_on_denser_wirings_is_the_run_evolved_at_that_density(tmp_path):
+    """``--connect-prob P`` deploys the genome on wirings of edge probability P: the very lifetimes a
+    copy of the run whose config says P gives (the genome does not depend on P); the JSON says P.
+    A value outside (0, 1] and a run without an SFNN are refused in one line."""
+    import shutil
+
+    import pytest
+    import yaml
+
+    from agents.config import ConfigError
+
+    run = Path("pretrained/cartpole_475")
+    copy = tmp_path / "dense"
+    shutil.copytree(run, copy)
+    cfg = yaml.safe_load((copy / "config.yaml").read_text())
+    cfg["model"]["connect_prob"] = 0.8
+    (copy / "config.yaml").write_text(yaml.safe_dump(cfg))
+    kw = dict(lifetimes=2, max_steps=30, episodes=3)
+    dense = meta_test(run, ["CartPole-v1"], out=tmp_path / "a.json", connect_prob=0.8, **kw)["results"]["CartPole-v1"]
+    same = meta_test(copy, ["CartPole-v1"], out=tmp_path / "b.json", **kw)["results"]["CartPole-v1"]
+    sparse = meta_test(run, ["CartPole-v1"], out=tmp_path / "c.json", connect_prob=0.1, **kw)["results"]["CartPole-v1"]
+    assert dense["agents"] == same["agents"] and dense["network"]["connect_prob"] == 0.8
+    assert sparse["agents"]["evolved"] != dense["agents"]["evolved"]
+    with pytest.raises(ConfigError, match="connect_prob"):
+        meta_test(run, ["CartPole-v1"], out=tmp_path / "d.json", connect_prob=1.5, **kw)
+    cfg["model"]["kind"] = "mlp"
+    (copy / "config.yaml").write_text(yaml.safe_dump(cfg))
+    with pytest.raises(ConfigError, match="--connect-prob applies to SFNN runs"):
+        meta_test(copy, ["CartPole-v1"], out=tmp_path / "e.json", connect_prob=0.8, **kw)

@@ -29,8 +29,9 @@ def meta_test_envs(run_dir: Path, cfg: TrainConfig, envs: list[str], lifetimes: 
         raise ConfigError("--steps applies to runs on datasets only; an environment lifetime's length is lifetime.episodes")
     if opts.hidden is not None:
         raise ConfigError("--hidden applies to runs on datasets only; for an SFNN's hidden neurons use --hidden-neurons")
-    if hidden_neurons is not None and cfg.model.kind != "sfnn":
-        raise ConfigError(f"--hidden-neurons applies to SFNN runs; model.kind={cfg.model.kind} keeps its own network")
+    for flag, value in (("--hidden-neurons", hidden_neurons), ("--connect-prob", opts.connect_prob)):
+        if value is not None and cfg.model.kind != "sfnn":
+            raise ConfigError(f"{flag} applies to SFNN runs; model.kind={cfg.model.kind} keeps its own network")
     for flag, value, most in (("--hidden-neurons", hidden_neurons, MAXIMUM["model.neurons"]),
                               ("--max-steps", max_steps, MAXIMUM["lifetime.max_steps"])):
         if value is not None and not 1 <= value <= most:
@@ -61,6 +62,8 @@ def meta_test_envs(run_dir: Path, cfg: TrainConfig, envs: list[str], lifetimes: 
         if is_supervised(ocfg):
             raise ConfigError(f"--compare {other}: a run on datasets (model.kind={ocfg.model.kind}) cannot act in an environment")
         ocfg.lifetime = dataclasses.replace(cfg.lifetime)  # same lifetime length and reward shaping
+        if opts.connect_prob is not None and ocfg.model.kind == "sfnn":  # and, asked for, the same edge density
+            ocfg.model.connect_prob = opts.connect_prob
         name = compare_label(ocfg, other, agents)
         other_env = {env: env_config(ocfg, env, hidden_neurons if ocfg.model.kind == "sfnn" else None,
                                             per_env[env][1]["max_steps"], lifetimes) for env in envs}  # fmt: skip
@@ -170,7 +173,7 @@ def env_config(cfg: TrainConfig, env: str, hidden_neurons: int | None, max_steps
     if hidden is None:
         hidden = max(cfg.model.neurons - e.obs_size - e.n_actions, run_hidden_neurons(cfg))
     ecfg.model.neurons = e.obs_size + hidden + e.n_actions
-    info["network"] = {"inputs": e.obs_size, "hidden": hidden, "outputs": e.n_actions}
+    info["network"] = {"inputs": e.obs_size, "hidden": hidden, "outputs": e.n_actions, "connect_prob": cfg.model.connect_prob}
     per_lifetime = sfnn_state_bytes(cfg, e.obs_size, hidden, e.n_actions)
     if 3 * lifetimes * per_lifetime > MAX_PLASTIC_STATE_BYTES:  # evolved + random + frozen
         need = 3 * lifetimes * per_lifetime / 2**30

@@ -37,7 +37,7 @@ def meta_test_datasets(run_dir: Path, cfg: TrainConfig, envs: list[str], lifetim
     if opts.lifetime:
         raise ConfigError("--episode-mode and --episodes apply to runs in environments; a dataset run has no episodes")
     for flag, value in (("--hidden-neurons", opts.hidden_neurons), ("--max-steps", opts.max_steps),
-                        ("--learn-windows", opts.learn_windows)):
+                        ("--learn-windows", opts.learn_windows), ("--connect-prob", opts.connect_prob)):
         if value is not None:
             raise ConfigError(f"{flag} applies to runs in environments; a dataset run has no episodes or SFNN")
     steps, hidden = opts.steps, opts.hidden
