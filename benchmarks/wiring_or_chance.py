@@ -60,26 +60,31 @@ def life_keys(wirings: int, seeds: int, seed: int) -> tuple[jax.Array, jax.Array
     return wiring_keys, jax.random.split(jax.random.fold_in(key, 1), wirings * seeds)
 
 
-def input_fanout(cfg, env: str, wirings: int, seeds: int, seed: int, hidden_neurons: int | None = None) -> np.ndarray:
-    """(wirings, inputs): how many hidden neurons each input neuron reaches in each wiring of ``lives``."""
+def network_config(cfg, env: str, lifetimes: int, hidden_neurons: int | None = None):
+    """The run's config as ``env``'s network meets it at meta-test (``env_config``), scored by the mean;
+    exits with meta-test's one-line refusal where the plastic state would not fit in memory."""
+    ecfg, info = env_config(cfg, env, hidden_neurons, None, lifetimes)
+    if ecfg is None:
+        raise SystemExit(info["refused"])
+    return dataclasses.replace(ecfg, envs=[env], fitness=dataclasses.replace(ecfg.fitness, kind="mean"))
+
+
+def input_fanout(ecfg, wirings: int, seeds: int, seed: int) -> np.ndarray:
+    """(wirings, inputs): how many hidden neurons each input neuron reaches in each wiring of ``lives``
+    (``ecfg`` from ``network_config``), drawn as a lifetime draws it (``sfnn.network.init_state``)."""
     from agents.rl.policy import sfnn_spec
-    from envs.registry import make_env
     from sfnn.network import init_state
 
-    ecfg, _ = env_config(cfg, env, hidden_neurons, None, wirings * seeds)
-    spec = sfnn_spec(ecfg, make_env(env, ecfg.lifetime.max_steps))
+    spec = sfnn_spec(ecfg, env_tasks(ecfg)[0].env)
     keys = life_keys(wirings, seeds, seed)[0][::seeds]
     masks = jax.vmap(lambda k: init_state(k, spec).masks["ih"])(keys)  # (wirings, inputs, hidden)
     return np.asarray(masks.sum(axis=-1))
 
 
-def lives(cfg, env: str, genome, wirings: int, seeds: int, seed: int, hidden_neurons: int | None = None) -> np.ndarray:
-    """Returns (wirings, seeds, episodes): wiring w's s-th life, all lives of a wiring on the same
-    wiring key (wiring and initial plastic vectors), each with its own environment key."""
-    ecfg, info = env_config(cfg, env, hidden_neurons, None, wirings * seeds)
-    if ecfg is None:
-        raise SystemExit(info["refused"])
-    ecfg = dataclasses.replace(ecfg, envs=[env], fitness=dataclasses.replace(ecfg.fitness, kind="mean"))
+def lives(ecfg, genome, wirings: int, seeds: int, seed: int) -> np.ndarray:
+    """Returns (wirings, seeds, episodes): wiring w's s-th life in ``ecfg``'s one environment (from
+    ``network_config``), all lives of a wiring on the same wiring key (wiring and initial plastic
+    vectors), each with its own environment key."""
     task = env_tasks(ecfg)[0]
     wiring_keys, env_keys = life_keys(wirings, seeds, seed)
     fn = jax.jit(lambda g, wk, ek: lifetime_returns(ecfg, task, g, wk, ek))
@@ -117,7 +122,8 @@ def main() -> None:
     print(head + ("" if a.threshold is None else f"   wirings with every life >= {a.threshold:g}"))
     for prob in probs:
         pcfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, connect_prob=prob))
-        rets = lives(pcfg, a.env, genome, a.wirings, a.seeds, a.seed, a.hidden_neurons)
+        ecfg = network_config(pcfg, a.env, a.wirings * a.seeds, a.hidden_neurons)
+        rets = lives(ecfg, genome, a.wirings, a.seeds, a.seed)
         scores = rets[:, :, first - 1:last].mean(axis=-1)
         split = variance_split(scores)
         line = (f"{prob:>12.2f} {split['mean']:>7.1f} {split['sd_lifetime']:>13.1f} {split['sd_between_wirings']:>20.1f} "
@@ -129,7 +135,7 @@ def main() -> None:
             doc["results"][str(prob)]["wirings_every_life_at_threshold"] = all_good
         print(line)
         if cfg.model.kind == "sfnn":
-            fan = input_fanout(pcfg, a.env, a.wirings, a.seeds, a.seed, a.hidden_neurons)
+            fan = input_fanout(ecfg, a.wirings, a.seeds, a.seed)
             means = scores.mean(axis=1)  # undefined (nan) where the inputs' fan-out or the scores do not vary
             r = [float(np.corrcoef(fan[:, i], means)[0, 1]) if fan[:, i].std() > 0 and means.std() > 0 else float("nan")
                  for i in range(fan.shape[1])]
