@@ -22,7 +22,10 @@ previous step's), as the authors' code does. Input neurons see their observation
 broadcast over all M channels; output neurons also receive the previous action (one-hot),
 added to all channels (``prev_action="add"``) or written over channel 0 (``"channel0"``, the
 authors'), from pass ``action_feedback_from`` on. The action is the argmax of the output
-neurons' channel 0. For continuous actions (``spec.continuous``) channel 0 of each output
+neurons' channel 0 (``action_readout="value"``, the authors'), or of its pre-activation
+(``"preactivation"``): the same action wherever the values differ, but float32 tanh is exactly 1
+beyond ~9, so saturated outputs tie and the value argmax falls to the lowest index (Acrobot's
+"push left" wins most ties, "push right" cannot win while another output is saturated). For continuous actions (``spec.continuous``) channel 0 of each output
 neuron is one action dimension in [-1, 1] (the type's tanh), and the previous action fed back
 is those values themselves instead of a one-hot.
 """
@@ -36,13 +39,14 @@ import jax
 import jax.numpy as jnp
 
 from sfnn.topology import BLOCKS, GROUP_TYPE, Topology, sample_masks
-from sfnn.units import Genome, gru_cell, gru_input_terms, neuron_unit
+from sfnn.units import Genome, gru_cell, gru_input_terms, neuron_preactivation, neuron_unit, small_matmul
 
 PLACEMENTS = ("synapse", "neuron")
 UPDATES = ("add", "lerp")
 LEARN_EVERY = ("pass", "step")
 PROPAGATIONS = ("sequential", "simultaneous")
 PREV_ACTIONS = ("add", "channel0")
+ACTION_READOUTS = ("value", "preactivation")
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,7 @@ class SFNNSpec:
     action_feedback_from: int = 0  # first pass whose output neurons get the previous action (the authors: 1)
     initial_action: int | None = None  # previous action at a lifetime's start: None = none (zeros) | its index (authors: 0)
     self_loops: bool = True  # hidden→hidden self-connections may be sampled (the authors: none)
+    action_readout: str = "value"  # discrete argmax over output channel 0: value (the authors) | preactivation
 
     def __post_init__(self) -> None:
         if self.plasticity not in PLACEMENTS:
@@ -76,6 +81,10 @@ class SFNNSpec:
             raise ValueError(f"model.propagation must be one of {PROPAGATIONS}, got {self.propagation!r}")
         if self.prev_action not in PREV_ACTIONS:
             raise ValueError(f"model.prev_action must be one of {PREV_ACTIONS}, got {self.prev_action!r}")
+        if self.action_readout not in ACTION_READOUTS:
+            raise ValueError(f"model.action_readout must be one of {ACTION_READOUTS}, got {self.action_readout!r}")
+        if self.continuous and self.action_readout != "value":
+            raise ValueError("model.action_readout='preactivation' is for discrete actions; continuous actions are the output values")
         if not 0 <= self.action_feedback_from <= self.passes:
             raise ValueError(f"model.action_feedback_from={self.action_feedback_from} must be in 0..model.passes={self.passes}")
         if self.initial_action is not None and (self.continuous or not 0 <= self.initial_action < self.topo.n_out):
@@ -151,6 +160,8 @@ def init_state(key: jax.Array, spec: SFNNSpec) -> PlasticState:
             for k, g in zip(keys, "iho")
         }
     y = {g: jnp.zeros((topo.size(g), m)) for g in "iho"}
+    if spec.action_readout == "preactivation":
+        y["o_pre"] = jnp.zeros((topo.n_out,))
     return PlasticState(masks, plastic, y, initial_prev_action(spec))
 
 
@@ -171,6 +182,12 @@ def synapse_plasticity(genome, spec, masks, edges, y_from, y_to, reward):
     return new_edges
 
 
+def action_scores(spec: SFNNSpec, y: dict[str, jax.Array]) -> jax.Array:
+    """What the action is read from: the output neurons' channel-0 values, or their
+    pre-activations (``action_readout``); (n_out,), or (n_out, P) population-last."""
+    return y["o_pre"] if spec.action_readout == "preactivation" else y["o"][:, 0]
+
+
 def feed_action(spec: SFNNSpec, k: int, s_out: jax.Array, prev_action: jax.Array) -> jax.Array:
     """The output neurons' summed input (n_out, M[, P]) with the previous action (n_out[, P]) fed in
     pass ``k``: added to every channel, or written over channel 0 (``spec.prev_action``)."""
@@ -188,6 +205,16 @@ def heard(spec: SFNNSpec, y_old: dict, y_new: dict) -> dict:
     return y_old if spec.propagation == "simultaneous" else y_new
 
 
+def output_unit(genome: Genome, spec: SFNNSpec, s: jax.Array) -> dict[str, jax.Array]:
+    """The output neurons' activations (``neuron_unit`` of type 2, the same arithmetic) and, under
+    ``action_readout="preactivation"``, their channel-0 pre-activations, the action scores."""
+    z = neuron_preactivation(genome, 2, small_matmul(s, genome["neuron"]["kernel"][2]))
+    y = {"o": jnp.tanh(z)}
+    if spec.action_readout == "preactivation":
+        y["o_pre"] = z[..., 0]
+    return y
+
+
 def _synapse_pass(genome, spec, masks, edges, y, obs, reward, prev_action, learn, k=0):
     m = spec.channels
     y_new = {"i": neuron_unit(genome, 0, jnp.broadcast_to(obs[:, None], (obs.shape[0], m)))}
@@ -195,7 +222,7 @@ def _synapse_pass(genome, spec, masks, edges, y, obs, reward, prev_action, learn
     s_h = _messages(src_i, edges["ih"]) + _messages(y["h"], edges["hh"]) + _messages(y["o"], edges["oh"])
     y_new["h"] = neuron_unit(genome, 1, s_h)
     s_o = feed_action(spec, k, _messages(heard(spec, y, y_new)["h"], edges["ho"]), prev_action)
-    y_new["o"] = neuron_unit(genome, 2, s_o)
+    y_new.update(output_unit(genome, spec, s_o))
     if learn:
         edges = synapse_plasticity(genome, spec, masks, edges, heard(spec, y, y_new), y_new, reward)
     return edges, y_new
@@ -212,7 +239,7 @@ def _neuron_pass(genome, spec, masks, w, y, obs, reward, prev_action, learn, k=0
     y_new["h"] = neuron_unit(genome, 1, post["h"])
     s["o"] = feed_action(spec, k, masks["ho"].T @ heard(spec, y, y_new)["h"], prev_action)
     post["o"] = s["o"] * w["o"]
-    y_new["o"] = neuron_unit(genome, 2, post["o"])
+    y_new.update(output_unit(genome, spec, post["o"]))
     if learn:
         new_w = {}
         for g in "iho":
@@ -253,8 +280,8 @@ def step(
     ``neuron`` placement the last pass's summed input and post; this step's actions never
     depend on its own update.
 
-    Returns the output neurons' channel-0 values (argmax is the discrete action; continuous:
-    the action in [-1, 1]) and the new plastic state. ``learn=False`` freezes the plastic
+    Returns the output neurons' channel-0 values or pre-activations (``action_scores``: argmax is
+    the discrete action; continuous: the values, the action in [-1, 1]) and the new plastic state. ``learn=False`` freezes the plastic
     vectors (the ablation that shows how much of the behaviour is learned within the lifetime).
     """
     obs = as_float(obs).reshape(-1)
@@ -266,6 +293,6 @@ def step(
                               learns_in_pass(spec, k, learn), k)
     if learns_after_passes(spec, learn):
         plastic = synapse_plasticity(genome, spec, state.masks, plastic, state.y, y, reward)
-    out = y["o"][:, 0]
+    out = action_scores(spec, y)
     prev_action = out if spec.continuous else jax.nn.one_hot(jnp.argmax(out), spec.topo.n_out)
     return out, PlasticState(state.masks, plastic, y, prev_action)

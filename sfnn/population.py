@@ -21,6 +21,7 @@ import jax.numpy as jnp
 from sfnn.network import (
     PlasticState,
     SFNNSpec,
+    action_scores,
     as_float,
     feed_action,
     heard,
@@ -55,13 +56,27 @@ def pmm(x: jax.Array, w: jax.Array) -> jax.Array:
     return acc
 
 
-def _unit(g: Genome, t: int, s: jax.Array) -> jax.Array:
+def _preactivation(g: Genome, t: int, s: jax.Array) -> jax.Array:
     # Meant to make XLA materialise ``s`` once rather than fuse the message sum into each of
     # the M products below. XLA's CPU pipeline expands the barrier before fusion, so on CPU
     # it does not stop that fusion (no barrier is left in the optimised HLO); callers whose
     # ``s`` is an expensive sum materialise it themselves (``_materialize``, synapse placement).
     s = jax.lax.optimization_barrier(s)
-    return jnp.tanh(neuron_preactivation(g, t, pmm(s, g["neuron"]["kernel"][t])))
+    return neuron_preactivation(g, t, pmm(s, g["neuron"]["kernel"][t]))
+
+
+def _unit(g: Genome, t: int, s: jax.Array) -> jax.Array:
+    return jnp.tanh(_preactivation(g, t, s))
+
+
+def _output_unit(g: Genome, spec: SFNNSpec, s: jax.Array) -> dict[str, jax.Array]:
+    """``network.output_unit`` for P agents: ``_unit`` of type 2, and channel 0's pre-activation
+    where the action is read from it."""
+    z = _preactivation(g, 2, s)
+    y = {"o": jnp.tanh(z)}
+    if spec.action_readout == "preactivation":
+        y["o_pre"] = z[:, 0]
+    return y
 
 
 def _gru_terms(g: Genome, t: int, pre: jax.Array, post: jax.Array, reward: jax.Array, m: int):
@@ -160,7 +175,7 @@ def synapse_activations(g, spec, edges, y, obs, prev_action, k=0) -> dict[str, j
     s_h = _materialize(_hidden_input, src_i, y["h"], y["o"], edges["ih"], edges["hh"], edges["oh"])
     y_new["h"] = _unit(g, 1, s_h)
     output_input = lambda y_h, e_ho, a: feed_action(spec, k, _messages(y_h, e_ho), a)  # noqa: E731
-    y_new["o"] = _unit(g, 2, _materialize(output_input, heard(spec, y, y_new)["h"], edges["ho"], prev_action))
+    y_new.update(_output_unit(g, spec, _materialize(output_input, heard(spec, y, y_new)["h"], edges["ho"], prev_action)))
     return y_new
 
 
@@ -232,7 +247,7 @@ def _neuron_pass(g, spec, masks, w, y, obs, reward, prev_action, learn, k=0):
     y_new["h"] = _unit(g, 1, post["h"])
     s["o"] = feed_action(spec, k, _mask_messages(masks["ho"], heard(spec, y, y_new)["h"]), prev_action)
     post["o"] = s["o"] * w["o"]
-    y_new["o"] = _unit(g, 2, post["o"])
+    y_new.update(_output_unit(g, spec, post["o"]))
     if learn:
         new_w = {}
         for grp in "iho":
@@ -258,6 +273,6 @@ def population_step(
     obs, reward = as_float(obs), as_float(reward)
     one_pass = _synapse_pass if spec.plasticity == "synapse" else _neuron_pass
     plastic, y = _repeat_passes(one_pass, genome, spec, state, obs, reward, learn)
-    out = y["o"][:, 0, :]
+    out = action_scores(spec, y)
     prev_action = out if spec.continuous else jax.nn.one_hot(jnp.argmax(out, axis=0), spec.topo.n_out, axis=0)
     return out, PlasticState(state.masks, plastic, y, prev_action)

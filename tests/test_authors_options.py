@@ -76,6 +76,7 @@ def test_sfnn_window_lifetimes_fast_equal_reference_and_frozen_stays_frozen():
     ("lifetime.episode_mode=windows", "lifetime.episode_mode"),
     ("strategy.init_mean=ones", "strategy.init_mean"),
     ("model.initial_action=-1", "model.initial_action"),
+    ("model.action_readout=argmax", "model.action_readout"),
 ])
 def test_bad_authors_options_are_one_line_errors(override, words):
     with pytest.raises(ConfigError, match=words) as e:
@@ -88,6 +89,14 @@ def test_initial_action_beyond_the_actions_is_refused_before_a_run():
     cfg = load_config("configs/authors.yaml", ["model.initial_action=2", "envs=[CartPole-v1]"])
     with pytest.raises(ConfigError, match="initial_action=2 .* below 2"):
         env_tasks(cfg)
+
+
+def test_preactivation_readout_on_continuous_actions_is_refused_before_a_run():
+    """Continuous actions are the output values themselves; there is no argmax to read differently."""
+    cfg = load_config("configs/authors.yaml", ["model.action_readout=preactivation", "envs=[Pendulum-v1]"])
+    with pytest.raises(ConfigError, match="Pendulum-v1: .*discrete actions"):
+        env_tasks(cfg)
+    env_tasks(load_config("configs/authors.yaml", ["model.action_readout=preactivation", "envs=[Acrobot-v1]"]))
 
 
 def test_genome_size_follows_bias_and_rate_options():

@@ -208,7 +208,10 @@ AUTHORS_OPTIONS = dict(propagation="simultaneous", prev_action="channel0", actio
      ("synapse", 5, "accelerator", AUTHORS_OPTIONS), ("neuron", 5, "cpu", AUTHORS_OPTIONS),
      ("synapse", 5, "cpu", dict(propagation="simultaneous")), ("neuron", 5, "cpu", dict(propagation="simultaneous")),
      ("synapse", 5, "cpu", dict(prev_action="channel0", action_feedback_from=1, passes=3)),
-     ("synapse", 5, "cpu", dict(update="lerp", plastic_lr=0.3))],
+     ("synapse", 5, "cpu", dict(update="lerp", plastic_lr=0.3)),
+     ("synapse", 5, "cpu", {**AUTHORS_OPTIONS, "action_readout": "preactivation"}),
+     ("synapse", 5, "cpu", dict(action_readout="preactivation")), ("neuron", 5, "cpu", dict(action_readout="preactivation")),
+     ("synapse", 5, "accelerator", {**AUTHORS_OPTIONS, "action_readout": "preactivation"})],
 )
 def test_fast_step_equals_reference_with_the_authors_options(plasticity, P, layout, options, monkeypatch):
     """The authors' model options (simultaneous updates, the previous action over channel 0 from the
@@ -219,6 +222,34 @@ def test_fast_step_equals_reference_with_the_authors_options(plasticity, P, layo
         monkeypatch.setattr(popmod, "_cpu_layout", lambda: False)
     spec = spec_for(3, 2, plasticity, neurons=12, **options)
     assert_fast_matches_reference(spec, P, neuron_bias=False, evolve_plastic_lr=True)
+
+
+def test_preactivation_readout_breaks_the_ties_of_saturated_outputs():
+    """float32 tanh is exactly 1 beyond ~9, so strongly driven output neurons tie and the value
+    argmax falls to the lowest index; ``action_readout="preactivation"`` reads the same network's
+    pre-activations, whose tanh is the value readout's output, bit for bit: the same action wherever
+    the values differ, the network's own choice where they tie."""
+    g = init_genome(jax.random.key(0), 4, neuron_bias=False)
+    g["neuron"]["kernel"] = g["neuron"]["kernel"] * 300.0  # saturate
+    obs = 3.0 * jax.random.normal(jax.random.key(3), (256, 3))
+    actions = {}
+    for readout in ("value", "preactivation"):
+        spec = spec_for(3, 3, neurons=12, action_readout=readout)
+        states = jax.vmap(lambda k: init_state(k, spec))(jax.random.split(jax.random.key(1), 256))
+        out, _ = jax.vmap(lambda s, o: step(g, spec, s, o, 0.0))(states, obs)  # one step: the same previous action
+        actions[readout] = np.asarray(jnp.argmax(out, -1))
+        if readout == "value":
+            values = out
+        else:
+            np.testing.assert_array_equal(jnp.tanh(out), values)  # the same arithmetic, only read earlier
+    top = np.sort(np.asarray(values), -1)
+    tied = top[:, -1] == top[:, -2]
+    assert tied.mean() > 0.2 and (np.abs(top[tied, -1]) == 1.0).all()  # ties only where saturated
+    np.testing.assert_array_equal(actions["value"][~tied], actions["preactivation"][~tied])
+    assert (actions["value"][tied] != actions["preactivation"][tied]).any()
+    np.testing.assert_array_equal(actions["value"][tied], np.asarray(jnp.argmax(values, -1))[tied])  # lowest index
+    with pytest.raises(ValueError, match="discrete actions"):
+        spec_for(3, 3, action_readout="preactivation", continuous=True)
 
 
 def test_evolved_plastic_rate_scales_the_update():

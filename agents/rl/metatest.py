@@ -151,8 +151,8 @@ def env_config(cfg: TrainConfig, env: str, hidden_neurons: int | None, max_steps
     None with ``info["refused"]`` (one line) when the network would not fit in memory.
 
     Episode cap: ``max_steps``, else the run's for an environment it trained on, else the
-    environment's own. A discrete ``model.initial_action`` becomes none (zeros) where actions are
-    continuous. SFNN network: the environment's inputs and outputs, and as hidden neurons
+    environment's own. A discrete ``model.initial_action`` becomes none (zeros), and
+    ``model.action_readout`` the values, where actions are continuous. SFNN network: the environment's inputs and outputs, and as hidden neurons
     ``hidden_neurons``, else the run's convention (``model.neurons`` in all) where that leaves
     at least as many hidden neurons as training had, else training's count: a genome does not
     depend on the neuron count, so no environment is too large for it, only for memory.
@@ -169,6 +169,9 @@ def env_config(cfg: TrainConfig, env: str, hidden_neurons: int | None, max_steps
     if e.continuous and cfg.model.initial_action is not None:  # an index means nothing there: start from none
         ecfg.model.initial_action = None
         info["initial_action"] = None
+    if e.continuous and cfg.model.action_readout != "value":  # continuous actions are the output values
+        ecfg.model.action_readout = "value"
+        info["action_readout"] = "value"
     hidden = hidden_neurons
     if hidden is None:
         hidden = max(cfg.model.neurons - e.obs_size - e.n_actions, run_hidden_neurons(cfg))

@@ -40,6 +40,7 @@ def sfnn_spec(cfg: TrainConfig, env: EnvAdapter) -> SFNNSpec:
         prev_action=m.prev_action,
         action_feedback_from=m.action_feedback_from,
         initial_action=m.initial_action,
+        action_readout=m.action_readout,
         self_loops=m.self_loops,
         init_scale=m.init_scale,
         continuous=env.continuous,
