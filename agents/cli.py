@@ -72,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="fresh lifetimes (dataset runs: tasks per dataset) every checkpoint lives (default 32)")
     ch.add_argument("--seed", type=int, default=10,
                     help="seed of those lifetimes (default 10: not meta-test's 20000, on which to report the choice)")
+    ch.add_argument("--halving", action="store_true",
+                    help="successive halving: score all checkpoints on --lifetimes, keep the better half, score those "
+                         "on as many new lifetimes (seed + 1, + 2, ...) until two remain, each ranked on all its rounds: "
+                         "the last two are told apart on lifetimes x rounds each, for about twice one round's cost")
     ch.add_argument("--out", type=Path, help="JSON output file (default RUN_DIR/choose.json)")
     b = sub.add_parser("bench", help="time generations; prints one JSON line")
     b.add_argument("config", nargs="?", help="YAML config (default: built-in defaults)")
@@ -266,15 +270,21 @@ def cmd_choose(args) -> int:
 
     if args.lifetimes < 1:
         return _fail("--lifetimes must be at least 1")
-    doc = choose_checkpoint(args.run_dir, args.lifetimes, args.seed, args.out)
-    print(f"each checkpoint's genome scored as the final evaluation scores genomes, on {args.lifetimes} fresh lifetimes "
-          f"(seed {args.seed}), best first (± its standard error over them: checkpoints closer than about twice that "
-          f"are not told apart; more --lifetimes narrow it):")
+    doc = choose_checkpoint(args.run_dir, args.lifetimes, args.seed, args.out, halving=args.halving)
+    if args.halving:
+        print(f"each checkpoint's genome scored as the final evaluation scores genomes, in {doc['rounds']} rounds of "
+              f"{args.lifetimes} fresh lifetimes (seeds {args.seed}-{args.seed + doc['rounds'] - 1}), the better half going "
+              f"on after each; the survivors of most rounds first, each ± its standard error:")
+    else:
+        print(f"each checkpoint's genome scored as the final evaluation scores genomes, on {args.lifetimes} fresh lifetimes "
+              f"(seed {args.seed}), best first (± its standard error over them: checkpoints closer than about twice that "
+              f"are not told apart; more --lifetimes narrow it, --halving at half the cost):")
     for r in doc["ranking"]:
         parts = r.get("late_return") or r.get("final_objective") or {}
         detail = ", ".join(f"{k} {v:.1f}" if "late_return" in r else f"{k} {v:.3f}" for k, v in parts.items())
         se = "" if r["fitness_se"] is None else f" ± {r['fitness_se']:.4f}"
-        print(f"  checkpoint {r['step']:>7}: {r['fitness']:.4f}{se}" + (f"  ({detail})" if detail else ""))
+        seen = f" [{r['lifetimes']} lifetimes]" if args.halving else ""
+        print(f"  checkpoint {r['step']:>7}: {r['fitness']:.4f}{se}{seen}" + (f"  ({detail})" if detail else ""))
     for step, why in doc["unusable"].items():
         print(f"  checkpoint {step:>7}: unusable ({why})")
     step = doc["chosen"]

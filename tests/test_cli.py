@@ -254,6 +254,30 @@ def test_choose_scores_every_kept_checkpoint_as_the_final_evaluation_does(traine
     assert r.returncode == 2 and "has no checkpoints: nothing to choose from" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_choose_by_successive_halving_keeps_the_better_half_and_pools_its_rounds(trained, tmp_path, cli):
+    """sfnn choose --halving: round 1 is the plain ranking on seed S; the worse checkpoint of three
+    drops out and the other two are scored again on seed S+1; their figures are the mean of their
+    two rounds, each round the plain ranking's on that seed, and they rank first."""
+    from agents.choose import choose_checkpoint
+
+    out, _ = trained
+    dest = tmp_path / "halving.json"
+    r = cli("choose", str(out), "--lifetimes", "3", "--seed", "7", "--halving", "--out", str(dest))
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(dest.read_text())
+    assert doc["halving"] and doc["rounds"] == 2 and "[6 lifetimes]" in r.stdout and "[3 lifetimes]" in r.stdout
+    plain = {seed: {row["step"]: row for row in choose_checkpoint(out, 3, seed, tmp_path / f"{seed}.json")["ranking"]}
+             for seed in (7, 8)}
+    first = sorted(plain[7], key=lambda s: -plain[7][s]["fitness"])
+    rows = {row["step"]: row for row in doc["ranking"]}
+    assert [row["lifetimes"] for row in doc["ranking"]] == [6, 6, 3] and rows[first[2]]["lifetimes"] == 3
+    assert rows[first[2]]["fitness"] == pytest.approx(plain[7][first[2]]["fitness"])
+    for s in first[:2]:
+        assert rows[s]["fitness"] == pytest.approx((plain[7][s]["fitness"] + plain[8][s]["fitness"]) / 2)
+        assert rows[s]["fitness_se"] < max(plain[7][s]["fitness_se"], plain[8][s]["fitness_se"])
+    assert doc["chosen"] == max(first[:2], key=lambda s: rows[s]["fitness"])
+
+
 def test_envs_lists_registered_names(cli):
     r = cli("envs")
     assert r.returncode == 0
