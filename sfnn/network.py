@@ -25,9 +25,10 @@ authors'), from pass ``action_feedback_from`` on. The action is the argmax of th
 neurons' channel 0 (``action_readout="value"``, the authors'), or of its pre-activation
 (``"preactivation"``): the same action wherever the values differ, but float32 tanh is exactly 1
 beyond ~9, so saturated outputs tie and the value argmax falls to the lowest index (Acrobot's
-"push left" wins most ties, "push right" cannot win while another output is saturated). For continuous actions (``spec.continuous``) channel 0 of each output
-neuron is one action dimension in [-1, 1] (the type's tanh), and the previous action fed back
-is those values themselves instead of a one-hot.
+"push left" wins most ties, "push right" cannot win while another output is saturated). For
+continuous actions (``spec.continuous``) channel 0 of each output neuron is one action
+dimension in [-1, 1] (the type's tanh), and the previous action fed back is those values
+themselves instead of a one-hot.
 """
 
 from __future__ import annotations
@@ -130,7 +131,7 @@ class PlasticState(NamedTuple):
 
     masks: dict[str, jax.Array]  # wiring blocks, 0/1, see topology.BLOCKS
     plastic: dict[str, jax.Array]  # synapse: block -> (pre, post, M); neuron: group -> (n, M)
-    y: dict[str, jax.Array]  # group -> activations (n, M)
+    y: dict[str, jax.Array]  # group -> activations (n, M); "o_pre": output channel-0 pre-activations (action_readout)
     prev_action: jax.Array  # (n_out,) one-hot of the last action taken (continuous: its values)
 
 

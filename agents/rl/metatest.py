@@ -152,10 +152,11 @@ def env_config(cfg: TrainConfig, env: str, hidden_neurons: int | None, max_steps
 
     Episode cap: ``max_steps``, else the run's for an environment it trained on, else the
     environment's own. A discrete ``model.initial_action`` becomes none (zeros), and
-    ``model.action_readout`` the values, where actions are continuous. SFNN network: the environment's inputs and outputs, and as hidden neurons
-    ``hidden_neurons``, else the run's convention (``model.neurons`` in all) where that leaves
-    at least as many hidden neurons as training had, else training's count: a genome does not
-    depend on the neuron count, so no environment is too large for it, only for memory.
+    ``model.action_readout`` the values, where actions are continuous. SFNN network: the
+    environment's inputs and outputs, and as hidden neurons ``hidden_neurons``, else the run's
+    convention (``model.neurons`` in all) where that leaves at least as many hidden neurons as
+    training had, else training's count: a genome does not depend on the neuron count, so no
+    environment is too large for it, only for memory.
     """
     from envs.registry import make_env
 
