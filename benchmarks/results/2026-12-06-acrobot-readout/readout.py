@@ -4,7 +4,7 @@ For a run (or pretrained) directory and an environment, lives 64 fresh lifetimes
 and over windows 4-8 reports how often the two largest output values are equal (float32 tanh is
 exactly +-1 beyond ~9, and the value argmax then takes the lowest index), which index those ties
 go to, and the windows 4-8 mean under both readouts (``model.action_readout``), the genome
-unchanged. For Acrobot it also splits the actions by the sign of the second joint's velocity and
+unchanged; then how often the values tie in window 1, before the rule has learned. For Acrobot it also splits the actions by the sign of the second joint's velocity and
 scores one-line rules that pump in one direction and only sometimes in the other.
 
     python benchmarks/results/2026-12-06-acrobot-readout/readout.py RUN ENV [ENV ...]
