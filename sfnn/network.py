@@ -40,7 +40,7 @@ import jax
 import jax.numpy as jnp
 
 from sfnn.topology import BLOCKS, GROUP_TYPE, Topology, sample_masks
-from sfnn.units import Genome, gru_cell, gru_input_terms, neuron_preactivation, neuron_unit, small_matmul
+from sfnn.units import Genome, gru_cell, gru_input_terms, neuron_input, neuron_unit
 
 PLACEMENTS = ("synapse", "neuron")
 UPDATES = ("add", "lerp")
@@ -206,14 +206,18 @@ def heard(spec: SFNNSpec, y_old: dict, y_new: dict) -> dict:
     return y_old if spec.propagation == "simultaneous" else y_new
 
 
-def output_unit(genome: Genome, spec: SFNNSpec, s: jax.Array) -> dict[str, jax.Array]:
-    """The output neurons' activations (``neuron_unit`` of type 2, the same arithmetic) and, under
-    ``action_readout="preactivation"``, their channel-0 pre-activations, the action scores."""
-    z = neuron_preactivation(genome, 2, small_matmul(s, genome["neuron"]["kernel"][2]))
+def output_activations(spec: SFNNSpec, z: jax.Array) -> dict[str, jax.Array]:
+    """The output neurons' activations from their pre-activations ``z`` (n_out, M[, P]) and, under
+    ``action_readout="preactivation"``, channel 0 of ``z``, the action scores."""
     y = {"o": jnp.tanh(z)}
     if spec.action_readout == "preactivation":
-        y["o_pre"] = z[..., 0]
+        y["o_pre"] = z[:, 0]
     return y
+
+
+def output_unit(genome: Genome, spec: SFNNSpec, s: jax.Array) -> dict[str, jax.Array]:
+    """``output_activations`` of type-2 neurons with summed input ``s`` (``neuron_unit``'s arithmetic)."""
+    return output_activations(spec, neuron_input(genome, 2, s))
 
 
 def _synapse_pass(genome, spec, masks, edges, y, obs, reward, prev_action, learn, k=0):
@@ -282,8 +286,9 @@ def step(
     depend on its own update.
 
     Returns the output neurons' channel-0 values or pre-activations (``action_scores``: argmax is
-    the discrete action; continuous: the values, the action in [-1, 1]) and the new plastic state. ``learn=False`` freezes the plastic
-    vectors (the ablation that shows how much of the behaviour is learned within the lifetime).
+    the discrete action; continuous: the values, the action in [-1, 1]) and the new plastic
+    state. ``learn=False`` freezes the plastic vectors (the ablation that shows how much of the
+    behaviour is learned within the lifetime).
     """
     obs = as_float(obs).reshape(-1)
     reward = as_float(reward)

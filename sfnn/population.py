@@ -28,6 +28,7 @@ from sfnn.network import (
     init_state,
     learns_after_passes,
     learns_in_pass,
+    output_activations,
     plastic_update,
 )
 from sfnn.topology import BLOCKS, GROUP_TYPE
@@ -70,13 +71,8 @@ def _unit(g: Genome, t: int, s: jax.Array) -> jax.Array:
 
 
 def _output_unit(g: Genome, spec: SFNNSpec, s: jax.Array) -> dict[str, jax.Array]:
-    """``network.output_unit`` for P agents: ``_unit`` of type 2, and channel 0's pre-activation
-    where the action is read from it."""
-    z = _preactivation(g, 2, s)
-    y = {"o": jnp.tanh(z)}
-    if spec.action_readout == "preactivation":
-        y["o_pre"] = z[:, 0]
-    return y
+    """``network.output_unit`` for P agents (``_unit``'s arithmetic)."""
+    return output_activations(spec, _preactivation(g, 2, s))
 
 
 def _gru_terms(g: Genome, t: int, pre: jax.Array, post: jax.Array, reward: jax.Array, m: int):

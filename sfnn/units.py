@@ -74,7 +74,12 @@ def small_matmul(x: jax.Array, w: jax.Array) -> jax.Array:
 
 def neuron_unit(genome: Genome, t: int, s: jax.Array) -> jax.Array:
     """Activation of type-``t`` neurons from their summed input ``s`` (..., M)."""
-    return jnp.tanh(neuron_preactivation(genome, t, small_matmul(s, genome["neuron"]["kernel"][t])))
+    return jnp.tanh(neuron_input(genome, t, s))
+
+
+def neuron_input(genome: Genome, t: int, s: jax.Array) -> jax.Array:
+    """What ``neuron_unit`` applies tanh to: the unit's kernel on ``s`` (..., M), plus its bias."""
+    return neuron_preactivation(genome, t, small_matmul(s, genome["neuron"]["kernel"][t]))
 
 
 def neuron_preactivation(genome: Genome, t: int, z: jax.Array) -> jax.Array:
