@@ -36,7 +36,7 @@ class ModelConfig:
     action_feedback_from: int = 0  # first pass (0-based) that feeds the previous action (authors: 1, their first update has none)
     initial_action: Optional[int] = None  # previous action at a lifetime's start: null (none) | an action index (authors: 0)
     self_loops: bool = True  # hidden->hidden self-connections may be sampled (authors: false)
-    action_readout: str = "value"  # discrete actions: argmax of output channel 0's value (authors) | its preactivation (saturated outputs do not tie)
+    action_readout: str = "value"  # discrete actions: argmax of output channel 0's value (authors) | its preactivation (saturated outputs do not tie) | ordinal (one output, its value binned onto ordered actions)
     neuron_bias: bool = True  # neuron units have biases (authors: false, use_bias=False)
     evolve_plastic_lr: bool = False  # the genome holds a scale lambda of the plastic rate, eta = plastic_lr * lambda (authors: true)
     init_scale: float = 0.1  # plastic vectors (hebbian: lifetime weights) start U(±init_scale)
@@ -212,7 +212,7 @@ CHOICES = {
     "model.learn_every": ("pass", "step"),
     "model.propagation": ("sequential", "simultaneous"),
     "model.prev_action": ("add", "channel0"),
-    "model.action_readout": ("value", "preactivation"),
+    "model.action_readout": ("value", "preactivation", "ordinal"),
     "lifetime.episode_mode": ("consecutive", "window"),
     "strategy.init_mean": ("random", "zeros"),
     "lifetime.wiring": ("fresh", "shared", "fixed"),

@@ -23,10 +23,27 @@ from sfnn import Genome, SFNNSpec, Topology, baselines, init_genome, init_state,
 from sfnn.population import init_population_state, population_step, to_population_last
 
 
+def ordinal_readout(cfg: TrainConfig, env: EnvAdapter) -> bool:
+    """Whether ``env``'s discrete actions are read as one ordered scale (``model.action_readout=ordinal``)."""
+    return cfg.model.kind == "sfnn" and cfg.model.action_readout == "ordinal" and not env.continuous
+
+
 def sfnn_spec(cfg: TrainConfig, env: EnvAdapter) -> SFNNSpec:
-    """The network for ``env``: one input neuron per observation dimension, one output per action."""
+    """The network for ``env``: one input neuron per observation dimension, one output per action.
+
+    Under ``model.action_readout=ordinal`` a discrete environment gets a single output neuron
+    instead, run as a one-dimensional continuous action (its value fed back, no one-hot) and
+    binned by ``ordinal_actions``; its hidden neurons are as many as the one-per-action network's,
+    so that the two readouts compare at equal size.
+    """
     m = cfg.model
     topo = Topology.from_total(m.neurons, env.obs_size, env.n_actions)
+    one_output = ordinal_readout(cfg, env)
+    if one_output:
+        if m.initial_action is not None:
+            raise ValueError(f"model.action_readout=ordinal starts a lifetime from no previous action (the middle of "
+                             f"the scale); set model.initial_action=null, not {m.initial_action}")
+        topo = Topology(topo.n_in, topo.n_hidden, 1)
     return SFNNSpec(
         topo=topo,
         channels=m.channels,
@@ -40,10 +57,10 @@ def sfnn_spec(cfg: TrainConfig, env: EnvAdapter) -> SFNNSpec:
         prev_action=m.prev_action,
         action_feedback_from=m.action_feedback_from,
         initial_action=m.initial_action,
-        action_readout=m.action_readout,
+        action_readout="value" if m.action_readout == "ordinal" else m.action_readout,
         self_loops=m.self_loops,
         init_scale=m.init_scale,
-        continuous=env.continuous,
+        continuous=env.continuous or one_output,
     )
 
 
@@ -111,9 +128,19 @@ def scale_actions(values: jax.Array, low: tuple[float, ...], high: tuple[float, 
     return jnp.clip(lo + (u + 1.0) * 0.5 * (hi - lo), lo, hi)
 
 
-def env_actions(env: EnvAdapter, values: jax.Array) -> jax.Array:
+def ordinal_actions(value: jax.Array, n: int) -> jax.Array:
+    """One output value per agent (B,) in [-1, 1] -> one of ``n`` ordered actions: [-1, 1] cut into
+    ``n`` equal bins (n = 3: below -1/3 the first action, above 1/3 the last), so that a value and
+    its negative pick mirrored actions and a saturated output (exactly ±1) picks an end."""
+    return jnp.clip(jnp.floor((value + 1.0) * 0.5 * n), 0, n - 1).astype(jnp.int32)
+
+
+def env_actions(env: EnvAdapter, values: jax.Array, ordinal: bool = False) -> jax.Array:
     """Output values (B, n_out) -> the environment's actions: argmax over the first
-    ``n_actions`` (discrete), or those values scaled to the bounds (continuous)."""
+    ``n_actions`` (discrete), the first value binned onto the actions (discrete, ``ordinal``:
+    ``ordinal_actions``), or the values scaled to the bounds (continuous)."""
+    if ordinal and not env.continuous:
+        return ordinal_actions(values[:, 0], env.n_actions)
     values = values[:, : env.n_actions]
     if env.continuous:
         return scale_actions(values, env.action_low, env.action_high)
@@ -197,6 +224,7 @@ class BatchPolicy:
 
     def __init__(self, cfg: TrainConfig, env: EnvAdapter, genomes: Genome, learn: bool = True, impl: str = "fast"):
         self.spec = sfnn_spec(cfg, env)
+        self.ordinal = ordinal_readout(cfg, env)
         self.env = env
         self.lt = cfg.lifetime
         self.learn = learn
@@ -217,11 +245,11 @@ class BatchPolicy:
         state, obs, wrap = self.pre(state, obs)
         if self.impl == "fast":
             out, state = population_step(self.genomes, self.spec, state, obs.T, reward, self.learn)
-            return env_actions(self.env, out.T), wrap(state)
+            return env_actions(self.env, out.T, self.ordinal), wrap(state)
         out, state = jax.vmap(lambda g, s, o, r: step(g, self.spec, s, o, r, self.learn))(
             self.genomes, state, obs, reward
         )
-        return env_actions(self.env, out), wrap(state)
+        return env_actions(self.env, out, self.ordinal), wrap(state)
 
 
 class BaselinePolicy:
