@@ -73,6 +73,19 @@ def test_pretrained_three_env_genome_learns_acrobot_and_mountaincar(tmp_path, cl
         assert agents["frozen"].mean() <= floor + 5, (env, agents["frozen"])
 
 
+def test_pretrained_acrobot_genome_swings_up_by_learning(tmp_path, cli):
+    """The ordinal-readout Acrobot genome (one output neuron, its value binned onto the three
+    torques) swings up within a few windows on fresh wirings, and only by learning."""
+    dest = tmp_path / "mt.json"
+    r = cli("meta-test", str(ROOT / "pretrained" / "acrobot_100"), "--env", "Acrobot-v1", "--lifetimes", "4",
+            "--out", str(dest))
+    assert r.returncode == 0, r.stderr
+    agents = {k: np.asarray(v) for k, v in json.loads(dest.read_text())["results"]["Acrobot-v1"]["agents"].items()}
+    assert agents["evolved"][:, 3:].mean() > -150, agents["evolved"]  # 3 x 128 wirings: -94.2 / -95.5 / -101.4
+    assert agents["evolved"][:, 0].mean() < -250  # the first window is spent learning
+    assert (agents["frozen"] == -500).all() and agents["random"].mean() < -450
+
+
 def test_pretrained_pendulum_genome_balances_on_its_own_wiring():
     """The published result reproduces from the shipped genome: two lifetimes on the wiring it was
     evolved on (new environment seeds) balance the pole; with plasticity off it falls."""
