@@ -1,8 +1,9 @@
 """Policies: a learner from ``sfnn`` made into a batch of agents for one environment.
 
 This is where observations are normalised and scaled, the reward the network sees is chosen,
-output values become actions (the argmax, or for continuous actions the values in [-1, 1]
-scaled to the environment's bounds), and the population layout is decided: the fast path
+output values become actions (the argmax; one output's value binned onto ordered actions under
+``model.action_readout=ordinal``; or for continuous actions the values in [-1, 1] scaled to the
+environment's bounds), and the population layout is decided: the fast path
 keeps the population as the last axis (``sfnn.population``); ``impl="reference"`` vmaps the
 readable single-agent ``sfnn.network.step`` and exists to check the fast path. The baselines
 (``sfnn.baselines``: mlp, hebbian, rnn) are vmapped as they are; VSML (``sfnn.vsml``) has both
