@@ -69,7 +69,6 @@ def test_every_shipped_config_loads_and_validates():
     """A config in configs/ that no longer parses (a renamed field, a removed choice) fails here,
     not in a user's first command."""
     from agents.config import load_config
-
     from agents.trainer import start_genome_from
 
     paths = sorted((ROOT / "configs").glob("*.yaml"))
