@@ -7,6 +7,8 @@ checks that types cannot express (choices, ranges, registered names). Every fail
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Optional
@@ -63,6 +65,7 @@ class FitnessConfig:
     kind: str = "normalized_weighted"  # normalized_weighted (authors) | mean (plain mean return)
     combine: str = "product"  # several envs: product (authors) | mean | geomean (geometric mean, each factor floored at 0.001)
     ranges: dict[str, list[float]] = field(default_factory=dict)  # extra [low, high] return ranges
+    weights: dict[str, float] = field(default_factory=dict)  # how much each env counts in combine, by name (unnamed: 1), e.g. {CartPole-v1: 2}
     worst_fraction: float = 1.0  # each env's fitness: mean of the member's worst ceil(f * lifetimes) lifetimes (1.0: all)
 
 
@@ -415,6 +418,7 @@ def validate(cfg: TrainConfig) -> None:
         if len(rng) != 2 or not rng[1] > rng[0]:
             raise ConfigError(f"fitness.ranges.{name} must be [low, high] with high > low")
     _validate_worst_fraction(cfg, supervised)
+    _validate_env_weights(cfg, supervised)
     check_strategy(cfg.strategy)
 
 
@@ -429,6 +433,21 @@ def _validate_worst_fraction(cfg: TrainConfig, supervised: bool) -> None:
     if f < 1.0 and cfg.lifetime.lifetimes < 2:
         raise ConfigError(f"fitness.worst_fraction={f} needs lifetime.lifetimes >= 2 (got {cfg.lifetime.lifetimes}): "
                           "with one lifetime a member the worst of them is the mean")
+
+
+def _validate_env_weights(cfg: TrainConfig, supervised: bool) -> None:
+    weights = cfg.fitness.weights
+    if not weights:
+        return
+    if supervised:
+        raise ConfigError("fitness.weights weighs environments against each other; a dataset learner's fitness "
+                          "is its mean over tasks: leave it empty")
+    unknown = sorted(set(weights) - set(cfg.envs))
+    if unknown:
+        raise ConfigError(f"fitness.weights names {', '.join(unknown)}, not among envs ({', '.join(cfg.envs)})")
+    for name, w in weights.items():
+        if not (math.isfinite(w) and w > 0):
+            raise ConfigError(f"fitness.weights.{name}={w} must be a positive number")
 
 
 def _validate_vsml(cfg: TrainConfig) -> None:

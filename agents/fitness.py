@@ -7,6 +7,7 @@ exactly one place, ``trainer.evosax_fitness``.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -55,17 +56,35 @@ def over_lifetimes(fit: jax.Array, worst_fraction: float = 1.0) -> jax.Array:
 GEOMEAN_FLOOR = 1e-3
 
 
-def combine_envs(per_env: jax.Array, how: str) -> jax.Array:
+def combine_envs(per_env: jax.Array, how: str, weights: Sequence[float] | None = None) -> jax.Array:
     """Combine fitness across environments (last axis): the authors' product, the mean, or the
     geometric mean of factors floored at GEOMEAN_FLOOR. The geometric mean ranks members as the
     product does (every environment must improve) but without its zero trap: an environment at
     the bottom of its range for the whole population no longer makes every fitness 0, it only
     stops mattering until a member lifts it off the floor. The mean lets evolution neglect an
-    environment whose normalised score moves little."""
+    environment whose normalised score moves little.
+
+    ``weights`` (one per environment, positive; None: all equal) say how much each environment
+    counts: the weighted mean, the weighted geometric mean (exponents w / sum w), or the product
+    of factors raised to w. Why: once every environment is solved in most lifetimes, a run can
+    trade a few CartPole lifetimes that never learn for a little more Acrobot; a larger weight on
+    the environment whose margin is thin moves the trade the other way.
+    """
+    w = jnp.ones(per_env.shape[-1]) if weights is None else jnp.asarray(weights, dtype=per_env.dtype)
+    if w.shape != per_env.shape[-1:]:
+        raise ValueError(f"{w.shape[0]} weights for {per_env.shape[-1]} environments")
     if how == "product":
-        return jnp.prod(per_env, axis=-1)
+        return jnp.prod(per_env**w, axis=-1) if weights is not None else jnp.prod(per_env, axis=-1)
     if how == "mean":
-        return jnp.mean(per_env, axis=-1)
+        return jnp.sum(per_env * w, axis=-1) / jnp.sum(w)
     if how == "geomean":
-        return jnp.exp(jnp.mean(jnp.log(jnp.maximum(per_env, GEOMEAN_FLOOR)), axis=-1))
+        return jnp.exp(jnp.sum(w * jnp.log(jnp.maximum(per_env, GEOMEAN_FLOOR)), axis=-1) / jnp.sum(w))
     raise ValueError(f"unknown combination {how!r}")
+
+
+def env_weights(weights: dict[str, float], envs: Sequence[str]) -> list[float] | None:
+    """The configured ``fitness.weights`` in the order of ``envs`` (an environment not named
+    counts 1); None when none is set, so the unweighted formulas run unchanged."""
+    if not weights:
+        return None
+    return [float(weights.get(e, 1.0)) for e in envs]

@@ -215,6 +215,36 @@ def test_worst_fraction_fitness_is_the_mean_of_each_environments_worse_lifetimes
             tiny_cfg(bad)
 
 
+def test_env_weights_tilt_the_combined_fitness_toward_the_named_environment():
+    """``fitness.weights``: a member's fitness is the weighted combination of its environments'
+    (checked against numpy from the returned returns), an environment not named counts 1, equal
+    weights change nothing, and a heavier environment moves a member that is better there ahead
+    of one that is better elsewhere; names outside envs and weights <= 0 are refused by name."""
+    from agents.fitness import combine_envs, env_weights
+
+    two = jnp.array([[0.9, 0.3], [0.5, 0.8]])  # member 0 is better in env 0, member 1 in env 1
+    for how in ("product", "mean", "geomean"):
+        np.testing.assert_allclose(combine_envs(two, how, [1.0, 1.0]), combine_envs(two, how), rtol=1e-6)
+        even = combine_envs(two, how)
+        tilted = combine_envs(two, how, [3.0, 1.0])
+        assert float(even[0]) < float(even[1]) and float(tilted[0]) > float(tilted[1]), (how, even, tilted)
+    np.testing.assert_allclose(combine_envs(two, "geomean", [3.0, 1.0])[1], (0.5**3 * 0.8) ** 0.25, rtol=1e-6)
+    assert env_weights({}, ["CartPole-v1"]) is None
+    assert env_weights({"Acrobot-v1": 2.0}, ["CartPole-v1", "Acrobot-v1"]) == [1.0, 2.0]
+    cfg = tiny_cfg("lifetime.lifetimes=2", "envs=[CartPole-v1,Acrobot-v1]", "fitness.combine=mean",
+                   "fitness.weights.Acrobot-v1=3")
+    g = jax.vmap(lambda k: Trainer.build(cfg).template)(jnp.arange(3))
+    g = jax.tree.map(lambda x: x + 0.3 * jnp.arange(3).reshape((-1,) + (1,) * (x.ndim - 1)), g)
+    key = jax.random.key(5)
+    fit, rets = jax.jit(lambda g, m: population_fitness(cfg, env_tasks(cfg), g, m, key, key))(g, jnp.arange(3))
+    cart, acro = (np.asarray(rets[name]).mean(-1).mean(-1) for name in ("CartPole-v1", "Acrobot-v1"))
+    np.testing.assert_allclose(fit, (cart + 3 * acro) / 4, rtol=1e-5)
+    for bad, needle in [("fitness.weights.Pong-v0=2", "not among envs"), ("fitness.weights.CartPole-v1=0", "positive"),
+                        ("fitness.weights.CartPole-v1=-1", "positive")]:
+        with pytest.raises(ConfigError, match=re.escape(needle)):
+            tiny_cfg(bad)
+
+
 def test_sfnn_evolution_improves_on_cartpole():
     """A few generations of CMA-ES on short CartPole lifetimes raise the population's fitness."""
     cfg = tiny_cfg("strategy.generations=8", "model.plasticity=neuron", "lifetime.terminal_reward=-1", "strategy.sigma_init=0.1")

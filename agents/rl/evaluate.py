@@ -11,7 +11,7 @@ import jax.numpy as jnp
 
 from agents.config import ConfigError, TrainConfig
 from agents.cpu import ACCELERATOR_LANES, cpu_layout, padded_batch
-from agents.fitness import combine_envs, lifetime_fitness, over_lifetimes
+from agents.fitness import combine_envs, env_weights, lifetime_fitness, over_lifetimes
 from agents.rl.policy import env_learner, make_policy, population_last
 from envs.lifetime import run_lifetimes
 from envs.registry import EnvAdapter, estimate_return_range, make_env
@@ -155,4 +155,5 @@ def population_fitness(
         fit = lifetime_fitness(rets, cfg.fitness.kind, task.return_range)  # (P, lifetimes)
         per_env.append(over_lifetimes(fit, cfg.fitness.worst_fraction))
         returns[task.env.name] = rets
-    return combine_envs(jnp.stack(per_env, axis=-1), cfg.fitness.combine), returns
+    weights = env_weights(cfg.fitness.weights, [t.env.name for t in tasks])
+    return combine_envs(jnp.stack(per_env, axis=-1), cfg.fitness.combine, weights), returns
