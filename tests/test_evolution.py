@@ -189,6 +189,14 @@ def test_member_results_do_not_depend_on_batch():
     np.testing.assert_allclose(f_all[3:], f_sub, rtol=1e-6)
 
 
+def three_members_fitness(cfg, seed: int):
+    """Fitness and returns of three distinct genomes (the template shifted by 0, 0.3, 0.6)."""
+    g = jax.vmap(lambda k: Trainer.build(cfg).template)(jnp.arange(3))
+    g = jax.tree.map(lambda x: x + 0.3 * jnp.arange(3).reshape((-1,) + (1,) * (x.ndim - 1)), g)
+    key = jax.random.key(seed)
+    return jax.jit(lambda g, m: population_fitness(cfg, env_tasks(cfg), g, m, key, key))(g, jnp.arange(3))
+
+
 def test_worst_fraction_fitness_is_the_mean_of_each_environments_worse_lifetimes():
     """``fitness.worst_fraction``: each environment's fitness is the mean of the member's worst
     ceil(f * lifetimes) lifetimes, computed here from the returned returns with numpy; 1.0 is the
@@ -200,10 +208,7 @@ def test_worst_fraction_fitness_is_the_mean_of_each_environments_worse_lifetimes
         np.testing.assert_allclose(over_lifetimes(four, fraction), want, rtol=1e-6)
     cfg = tiny_cfg("lifetime.lifetimes=4", "fitness.worst_fraction=0.5", "envs=[CartPole-v1,Acrobot-v1]",
                    "fitness.combine=mean")
-    g = jax.vmap(lambda k: Trainer.build(cfg).template)(jnp.arange(3))
-    g = jax.tree.map(lambda x: x + 0.3 * jnp.arange(3).reshape((-1,) + (1,) * (x.ndim - 1)), g)
-    key = jax.random.key(3)
-    fit, rets = jax.jit(lambda g, m: population_fitness(cfg, env_tasks(cfg), g, m, key, key))(g, jnp.arange(3))
+    fit, rets = three_members_fitness(cfg, seed=3)
     lives = {name: np.asarray(r).mean(-1) for name, r in rets.items()}  # (members, lifetimes): fitness.kind=mean
     worse = np.mean([np.sort(v, axis=1)[:, :2].mean(1) for v in lives.values()], axis=0)
     np.testing.assert_allclose(fit, worse, rtol=1e-5)
@@ -233,10 +238,7 @@ def test_env_weights_tilt_the_combined_fitness_toward_the_named_environment():
     assert env_weights({"Acrobot-v1": 2.0}, ["CartPole-v1", "Acrobot-v1"]) == [1.0, 2.0]
     cfg = tiny_cfg("lifetime.lifetimes=2", "envs=[CartPole-v1,Acrobot-v1]", "fitness.combine=mean",
                    "fitness.weights.Acrobot-v1=3")
-    g = jax.vmap(lambda k: Trainer.build(cfg).template)(jnp.arange(3))
-    g = jax.tree.map(lambda x: x + 0.3 * jnp.arange(3).reshape((-1,) + (1,) * (x.ndim - 1)), g)
-    key = jax.random.key(5)
-    fit, rets = jax.jit(lambda g, m: population_fitness(cfg, env_tasks(cfg), g, m, key, key))(g, jnp.arange(3))
+    fit, rets = three_members_fitness(cfg, seed=5)
     cart, acro = (np.asarray(rets[name]).mean(-1).mean(-1) for name in ("CartPole-v1", "Acrobot-v1"))
     np.testing.assert_allclose(fit, (cart + 3 * acro) / 4, rtol=1e-5)
     for bad, needle in [("fitness.weights.Pong-v0=2", "not among envs"), ("fitness.weights.CartPole-v1=0", "positive"),
