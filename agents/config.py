@@ -8,7 +8,6 @@ checks that types cannot express (choices, ranges, registered names). Every fail
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Optional
