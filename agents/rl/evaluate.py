@@ -155,5 +155,12 @@ def population_fitness(
         fit = lifetime_fitness(rets, cfg.fitness.kind, task.return_range)  # (P, lifetimes)
         per_env.append(over_lifetimes(fit, cfg.fitness.worst_fraction))
         returns[task.env.name] = rets
+    return combine_task_fitness(cfg, tasks, per_env), returns
+
+
+def combine_task_fitness(cfg: TrainConfig, tasks: list[EnvTask], per_env: list[jax.Array]) -> jax.Array:
+    """One fitness from each task's (same-shaped) fitness, combined as ``cfg.fitness`` says
+    (``combine`` and ``weights``): the one place training and the final evaluation share, so
+    neither can combine environments differently from the other."""
     weights = env_weights(cfg.fitness.weights, [t.env.name for t in tasks])
-    return combine_envs(jnp.stack(per_env, axis=-1), cfg.fitness.combine, weights), returns
+    return combine_envs(jnp.stack(per_env, axis=-1), cfg.fitness.combine, weights)

@@ -14,9 +14,9 @@ import numpy as np
 
 from agents import checkpoint as ckpt
 from agents.config import TrainConfig, model_label
-from agents.fitness import combine_envs, env_weights, lifetime_fitness
+from agents.fitness import lifetime_fitness
 from agents.plots import lifetime_curves, safe_name, training_curve
-from agents.rl.evaluate import env_tasks, population_fitness
+from agents.rl.evaluate import combine_task_fitness, env_tasks, population_fitness
 from agents.rundir import save_genomes
 from agents.run import warn, write_summary
 from agents.sweep import late_spread, standard_error
@@ -80,12 +80,11 @@ def final_evaluation(
     ids = jnp.tile(jnp.arange(first_lifetime, first_lifetime + lifetimes), len(names))
     rets = evaluate_lifetimes(cfg, stacked, seed_offset=seed_offset, learn=learn, lifetime_ids=ids, own_wiring=own_wiring)
     tasks = env_tasks(cfg)  # once: an unknown return range is estimated by random play
-    weights = env_weights(cfg.fitness.weights, [t.env.name for t in tasks])
     out = {}
     for i, name in enumerate(names):
         mine = {env: r[i * lifetimes : (i + 1) * lifetimes] for env, r in rets.items()}
         fits = [lifetime_fitness(jnp.asarray(mine[t.env.name]), cfg.fitness.kind, t.return_range) for t in tasks]
-        out[name] = (mine, np.asarray(combine_envs(jnp.stack(fits, -1), cfg.fitness.combine, weights)))
+        out[name] = (mine, np.asarray(combine_task_fitness(cfg, tasks, fits)))
     return out
 
 
