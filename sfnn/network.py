@@ -70,6 +70,7 @@ class SFNNSpec:
     initial_action: int | None = None  # previous action at a lifetime's start: None = none (zeros) | its index (authors: 0)
     self_loops: bool = True  # hidden→hidden self-connections may be sampled (the authors: none)
     action_readout: str = "value"  # discrete argmax over output channel 0: value (the authors) | preactivation
+    rescale: bool = True  # the edges into a neuron past 2**96 are scaled by 2**-64 together (see ``keep_finite``)
 
     def __post_init__(self) -> None:
         if self.plasticity not in PLACEMENTS:
@@ -126,6 +127,39 @@ def plastic_update(spec: SFNNSpec, v: jax.Array, h: jax.Array, genome: Genome | 
     return v + rate * h
 
 
+RESCALE_ABOVE = 2.0**96
+RESCALE_BY = 2.0**-64
+
+
+def keep_finite(spec: SFNNSpec, plastic: dict[str, jax.Array]) -> dict[str, jax.Array]:
+    """``plastic`` (synapse: block -> (pre, post, M) vectors; neuron: group -> (n, M)) with the
+    vectors into each neuron (synapse: all its incoming edges, whatever block they are in;
+    neuron: its own vector) scaled by 2⁻⁶⁴ together where their largest magnitude has passed 2⁹⁶
+    (``spec.rescale``; a trailing population axis, as ``sfnn.population`` keeps, is carried along:
+    each agent is scaled on its own).
+
+    Why: under the additive rule an evolved GRU often keeps its update gate at 1 on some blocks,
+    so their vectors grow by (1 + η) every update; CartPole genomes reach ~1e36 by the end of
+    eight 500-step windows, and one window more overflows float32: inf, then NaN, and the agent
+    holds one action for the rest of its life. The input these vectors give a neuron saturates
+    every tanh and gate it reaches, and a power of two scales exactly, so the network acts as
+    before (the smaller edges into the same neuron are negligible beside them at either scale);
+    only float32's range is kept. ``rescale=False`` lets them overflow, as the authors' code would.
+    """
+    if not spec.rescale:
+        return plastic
+    if spec.plasticity == "synapse":  # per post-synaptic neuron: reduce pre and channels
+        post = {k: BLOCKS[k][1] for k in plastic}
+        peak = {}
+        for k, v in plastic.items():
+            m = jnp.max(jnp.abs(v), axis=(0, 2))
+            peak[post[k]] = m if post[k] not in peak else jnp.maximum(peak[post[k]], m)
+        big = {k: (peak[post[k]] > RESCALE_ABOVE)[None, :, None] for k in plastic}
+    else:  # per neuron: reduce channels
+        big = {k: (jnp.max(jnp.abs(v), axis=1) > RESCALE_ABOVE)[:, None] for k, v in plastic.items()}
+    return {k: jnp.where(big[k], v * RESCALE_BY, v) for k, v in plastic.items()}
+
+
 class PlasticState(NamedTuple):
     """Everything that changes within a lifetime; reset only when a new lifetime starts."""
 
@@ -180,7 +214,7 @@ def synapse_plasticity(genome, spec, masks, edges, y_from, y_to, reward):
         gates = a[:, None, :] + c[None, :, :] + shared
         h = gru_cell(genome, t, gates, edges[b])
         new_edges[b] = plastic_update(spec, edges[b], h, genome) * masks[b][..., None]
-    return new_edges
+    return keep_finite(spec, new_edges)
 
 
 def action_scores(spec: SFNNSpec, y: dict[str, jax.Array]) -> jax.Array:
@@ -252,7 +286,7 @@ def _neuron_pass(genome, spec, masks, w, y, obs, reward, prev_action, learn, k=0
             a, c, shared = gru_input_terms(genome, t, s[g], post[g], reward)
             h = gru_cell(genome, t, a + c + shared, w[g])
             new_w[g] = plastic_update(spec, w[g], h, genome)
-        w = new_w
+        w = keep_finite(spec, new_w)
     return w, y_new
 
 

@@ -142,3 +142,28 @@ def test_wiring_or_chance_lives_each_wiring_several_times():
     rets = wiring_or_chance.lives(ecfg, genome, wirings=3, seeds=2, seed=7)
     assert rets.shape == (3, 2, 2) and (rets >= 1).all() and (rets <= 40).all()
     assert (rets == wiring_or_chance.lives(ecfg, genome, wirings=3, seeds=2, seed=7)).all()
+
+
+def test_plastic_growth_measures_the_growth_rate_through_rescales_and_when_a_block_settles():
+    """A block growing by 1.02 a step reads 1.02 even where a rescale (a fall by 2⁻⁶⁴) lies
+    between two episode ends; a block that only grows keeps a cosine of 1 to its end, one that
+    turns does not, and the peaks are read at each episode's last step."""
+    import numpy as np
+    import plastic_growth
+    from agents.rl.viz import LifetimeTrace
+
+    steps = [500] * 6
+    peaks = [0.1 * 1.02 ** (500 * (k + 1)) for k in range(6)]
+    peaks[4:] = [p * 2.0**-64 for p in peaks[4:]]
+    assert abs(plastic_growth.growth_per_step(peaks, steps) - 1.02) < 1e-9
+    assert abs(plastic_growth.growth_per_step([5.0] * 6, steps) - 1.0) < 1e-12
+
+    t = np.arange(1000)
+    grow = np.stack([np.array([[1.0, -2.0]]) * 1.01**s for s in t])  # (frames, units, M), fixed direction
+    turn = np.stack([np.array([[np.cos(s / 300), np.sin(s / 300)]]) for s in t])
+    trace = LifetimeTrace("CartPole-v1", "synapse", {"ih": grow, "hh": turn}, t, np.zeros(1000), np.zeros(1000),
+                          np.zeros(1000, bool), np.array([20.0, 500.0]), np.array([500, 500]), {})
+    got = plastic_growth.block_growth(trace)
+    assert np.allclose(got["ih"]["cosine_to_end"], 1.0)
+    assert got["hh"]["cosine_to_end"][0] < 0.5
+    np.testing.assert_allclose(got["ih"]["peak_at_episode_end"], [2.0 * 1.01**499, 2.0 * 1.01**999])

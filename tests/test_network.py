@@ -187,6 +187,63 @@ def test_lerp_update_keeps_vectors_bounded_where_add_diverges(plasticity):
             assert biggest <= max(1.0, scale) + 1e-6
 
 
+@pytest.mark.parametrize("plasticity", ["synapse", "neuron"])
+def test_rescale_keeps_growing_vectors_finite_and_the_network_acting_as_before(plasticity):
+    """The additive rule with a GRU that echoes its state multiplies every vector by 1.5² a step,
+    past float32's range (2¹²⁸) by step ~110. ``rescale`` scales the vectors into a neuron by 2⁻⁶⁴
+    once they pass 2⁹⁶: the state stays finite for good, and until the unscaled run overflows
+    the two runs act alike step for step, their states differing by exactly 1 or 2⁶⁴ per neuron
+    (all edges into one neuron scaled together). The fast population path scales the same way."""
+    echo = _state_following_gru(init_genome(jax.random.key(0), 4))
+    obs = jax.random.normal(jax.random.key(2), (150, 4))
+
+    def run(rescale):
+        spec = spec_for(4, 2, plasticity, plastic_lr=0.5, rescale=rescale)
+        one = jax.jit(lambda s, o: step(echo, spec, s, o, 1.0))
+        s, outs, states = init_state(jax.random.key(1), spec), [], []
+        for o in obs:
+            out, s = one(s, o)
+            outs.append(np.asarray(out))
+            states.append(jax.tree.map(np.asarray, s.plastic))
+        return spec, outs, states
+
+    _, off_outs, off = run(False)
+    spec, on_outs, on = run(True)
+    finite = [all(np.isfinite(v).all() for v in p.values()) for p in off]
+    overflow = finite.index(False)
+    assert 80 < overflow < 150
+    assert all(np.isfinite(v).all() and np.abs(v).max() < 2.0**98 for p in on for v in p.values())
+    rescaled = 0
+    for t in range(overflow):
+        np.testing.assert_array_equal(on_outs[t], off_outs[t])
+        per_neuron = {}  # neuron group -> ratio off/on of each neuron's incoming vectors
+        for k, v in on[t].items():
+            ratio = np.where(v != 0, off[t][k] / np.where(v != 0, v, 1.0), np.nan)
+            assert np.all(np.isin(ratio[~np.isnan(ratio)], [1.0, 2.0**64]))
+            axes, group = ((0, 2), network.BLOCKS[k][1]) if plasticity == "synapse" else (1, k)
+            per_neuron.setdefault(group, []).append((np.fmin.reduce(ratio, axis=axes), np.fmax.reduce(ratio, axis=axes)))
+        for pairs in per_neuron.values():
+            lows, highs = np.array([lo for lo, _ in pairs]), np.array([hi for _, hi in pairs])
+            np.testing.assert_array_equal(np.fmin.reduce(lows, axis=0), np.fmax.reduce(highs, axis=0))
+        rescaled += int(any(np.fmax.reduce(hi, axis=None) > 1 for pairs in per_neuron.values() for _, hi in pairs))
+    assert rescaled > 5
+
+    P = 3
+    keys = jax.random.split(jax.random.key(5), P)
+    fast_genome = popmod.to_population_last(jax.tree.map(lambda x: jnp.repeat(x[None], P, 0), echo))
+    fast = jax.jit(lambda s, o: popmod.population_step(fast_genome, spec, s, o, jnp.ones(P)))
+    ref = jax.jit(jax.vmap(lambda s, o: step(echo, spec, s, o, 1.0)))
+    fs, rs = popmod.init_population_state(keys, spec), jax.vmap(lambda k: init_state(k, spec))(keys)
+    for t, o in enumerate(obs):
+        o = o[None] * (1.0 + jnp.arange(P)[:, None])
+        out_f, fs = fast(fs, o.T)
+        out_r, rs = ref(rs, o)
+        np.testing.assert_allclose(out_f.T, out_r, rtol=1e-5, atol=1e-6)
+    for a, b in zip(jax.tree.leaves(to_population_first(fs).plastic), jax.tree.leaves(rs.plastic)):
+        assert np.isfinite(a).all()
+        np.testing.assert_allclose(a, b, rtol=1e-5)
+
+
 def test_lerp_needs_a_fraction_as_rate():
     from agents.config import ConfigError, load_config
 

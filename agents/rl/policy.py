@@ -53,6 +53,7 @@ def sfnn_spec(cfg: TrainConfig, env: EnvAdapter) -> SFNNSpec:
         plasticity=m.plasticity,
         plastic_lr=m.plastic_lr,
         update=m.plastic_update,
+        rescale=m.plastic_rescale,
         learn_every=m.learn_every,
         propagation=m.propagation,
         prev_action=m.prev_action,
