@@ -200,15 +200,20 @@ def memory_column(rows: list[dict[str, Any]]) -> tuple[str, str]:
 
 def bench_scaling(rows: list[dict[str, Any]], key: str, path: Path) -> Path:
     """Agent-steps per second and peak memory (``memory_column``) against one swept setting
-    (failed points left out)."""
+    (failed points left out; a setting that is not a number gets one tick per value)."""
     ok = [r for r in rows if "error" not in r]
-    x = [float(r["value"]) for r in ok]
+    try:
+        x, names = [float(r["value"]) for r in ok], None
+    except ValueError:  # a setting that is not a number (true/false, a strategy's name): one tick each
+        x, names = list(range(len(ok))), [str(r["value"]) for r in ok]
     memory = memory_column(ok)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for ax, (col, label) in zip(axes, (("agent_steps_per_s", "agent-steps / s"), memory)):
         ax.plot(x, [r[col] for r in ok], marker="o")
         ax.set(xlabel=key, ylabel=label)
-        if len(x) > 1 and min(x) > 0 and max(x) / min(x) >= 8:
+        if names is not None:
+            ax.set_xticks(x, names)
+        elif len(x) > 1 and min(x) > 0 and max(x) / min(x) >= 8:
             ax.set_xscale("log", base=2)
         ax.grid(alpha=0.3)
     failed = [r["value"] for r in rows if "error" in r]

@@ -12,7 +12,9 @@ after the last pass, as the authors' code does; see ``step``):
   group's GRU sets w_i ← w_i + η·GRU([s_i, post_i, r], w_i). State is O(N), not O(N²).
 
 Both are the authors' additive rule; ``update="lerp"`` replaces v + η·GRU(x, v) by the bounded
-v + η·(GRU(x, v) − v) (``plastic_update``).
+v + η·(GRU(x, v) − v) (``plastic_update``). Under ``add`` a vector can grow by (1 + η) every update
+for a whole lifetime; ``rescale`` keeps it within float32's range without changing what the
+network does (``keep_finite``).
 
 Propagation (``propagation``): ``sequential`` passes visit the groups in order input → hidden →
 output (the observation reaches the output within a single pass), hidden neurons also hearing

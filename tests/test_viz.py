@@ -130,3 +130,14 @@ def test_fixed_wiring_run_is_traced_on_the_wiring_training_used():
     expected = init_state(trained[0], sfnn_spec(cfg, make_env("CartPole-v1", 40))).masks
     for block, mask in expected.items():
         np.testing.assert_array_equal(trace.masks[block], np.asarray(mask))
+
+
+def test_bench_sweep_plot_takes_settings_that_are_not_numbers(tmp_path):
+    """``sfnn bench --sweep model.plastic_rescale=false,true`` (or a strategy's name) plots one tick
+    per value instead of failing to read them as numbers; numeric sweeps keep their numeric axis."""
+    from agents.plots import bench_scaling
+
+    row = {"agent_steps_per_s": 1.0e5, "peak_rss_mb": 800.0, "device_peak_mb": None}
+    rows = [{**row, "value": "false"}, {**row, "value": "true", "agent_steps_per_s": 0.95e5}, {"value": "x", "error": "oom"}]
+    assert bench_scaling(rows, "model.plastic_rescale", tmp_path / "b.png").stat().st_size > 0
+    assert bench_scaling([{**row, "value": "16"}, {**row, "value": "256"}], "strategy.population", tmp_path / "n.png").is_file()
