@@ -141,7 +141,7 @@ def keep_finite(spec: SFNNSpec, plastic: dict[str, jax.Array]) -> dict[str, jax.
     each agent is scaled on its own).
 
     Why: under the additive rule an evolved GRU often keeps its update gate at 1 on some blocks,
-    so their vectors grow by (1 + η) every update; CartPole genomes reach ~1e36 by the end of
+    so their vectors grow by (1 + η) every update; CartPole genomes reach ~1e35 by the end of
     eight 500-step windows, and one window more overflows float32: inf, then NaN, and the agent
     holds one action for the rest of its life. The input these vectors give a neuron saturates
     every tanh and gate it reaches, and a power of two scales exactly, so the network acts as
