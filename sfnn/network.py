@@ -147,8 +147,9 @@ def keep_finite(spec: SFNNSpec, plastic: dict[str, jax.Array]) -> dict[str, jax.
     every tanh and gate it reaches, and a power of two scales exactly, so the network acts as
     before (the smaller edges into the same neuron are negligible beside them at either scale);
     only float32's range is kept. ``rescale=False`` lets them overflow, as the authors' code would.
+    ``lerp`` keeps every vector within ±max(1, init_scale) (``plastic_update``), so it skips the check.
     """
-    if not spec.rescale:
+    if not spec.rescale or spec.update == "lerp":
         return plastic
     if spec.plasticity == "synapse":  # per post-synaptic neuron: reduce pre and channels
         post = {k: BLOCKS[k][1] for k in plastic}
