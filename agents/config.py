@@ -32,6 +32,7 @@ class ModelConfig:
     plastic_lr: float = 0.01  # η in e <- e + η·GRU(x, e)
     plastic_update: str = "add"  # add: e <- e + η·GRU(x, e) (authors) | lerp: e <- e + η·(GRU(x, e) - e), bounded
     plastic_rescale: bool = True  # plastic vectors into a neuron past 2^96 are scaled by 2^-64 together: the network acts the same and float32 does not overflow in long lifetimes (add rule); false: left to overflow, as in the authors' code
+    plastic_max: float = 0.0  # > 0: the plastic vectors into a neuron are scaled together to stay within ±plastic_max after every update (growth stops, direction keeps turning); 0: unbounded (the authors)
     learn_every: str = "pass"  # pass: plastic update after every pass | step: once per step, after the passes (authors)
     propagation: str = "sequential"  # sequential: input -> hidden -> output within a pass | simultaneous: all neurons from the last pass (authors)
     prev_action: str = "add"  # previous action into the output neurons: add (to all channels) | channel0 (written over channel 0, authors)
@@ -375,6 +376,9 @@ def validate(cfg: TrainConfig) -> None:
     if cfg.model.plastic_update == "lerp" and not 0 <= cfg.model.plastic_lr <= 1:
         raise ConfigError(f"model.plastic_lr={cfg.model.plastic_lr} must be in [0, 1] with model.plastic_update=lerp "
                           "(a step of that fraction towards the GRU's proposal)")
+    if not (math.isfinite(cfg.model.plastic_max) and cfg.model.plastic_max >= 0):
+        raise ConfigError(f"model.plastic_max={cfg.model.plastic_max} must be 0 (unbounded, the authors' rule) or a "
+                          "positive bound on the plastic vectors into a neuron")
     if not 0 <= cfg.model.action_feedback_from <= cfg.model.passes:
         raise ConfigError(f"model.action_feedback_from={cfg.model.action_feedback_from} must be in 0..model.passes "
                           f"({cfg.model.passes}): the first pass that feeds the previous action")

@@ -14,7 +14,7 @@ after the last pass, as the authors' code does; see ``step``):
 Both are the authors' additive rule; ``update="lerp"`` replaces v + η·GRU(x, v) by the bounded
 v + η·(GRU(x, v) − v) (``plastic_update``). Under ``add`` a vector can grow by (1 + η) every update
 for a whole lifetime; ``rescale`` keeps it within float32's range without changing what the
-network does (``keep_finite``).
+network does (``limit_growth``).
 
 Propagation (``propagation``): ``sequential`` passes visit the groups in order input → hidden →
 output (the observation reaches the output within a single pass), hidden neurons also hearing
@@ -72,7 +72,8 @@ class SFNNSpec:
     initial_action: int | None = None  # previous action at a lifetime's start: None = none (zeros) | its index (authors: 0)
     self_loops: bool = True  # hidden→hidden self-connections may be sampled (the authors: none)
     action_readout: str = "value"  # discrete argmax over output channel 0: value (the authors) | preactivation
-    rescale: bool = True  # the edges into a neuron past 2**96 are scaled by 2**-64 together (see ``keep_finite``)
+    rescale: bool = True  # the edges into a neuron past 2**96 are scaled by 2**-64 together (see ``limit_growth``)
+    bound: float = 0.0  # > 0: the edges into a neuron are scaled together to stay within ±bound (see ``limit_growth``)
 
     def __post_init__(self) -> None:
         if self.plasticity not in PLACEMENTS:
@@ -87,6 +88,8 @@ class SFNNSpec:
             raise ValueError(f"model.prev_action must be one of {PREV_ACTIONS}, got {self.prev_action!r}")
         if self.action_readout not in ACTION_READOUTS:
             raise ValueError(f"model.action_readout must be one of {ACTION_READOUTS}, got {self.action_readout!r}")
+        if not self.bound >= 0:
+            raise ValueError(f"model.plastic_max={self.bound} must be 0 (unbounded) or positive")
         if self.continuous and self.action_readout != "value":
             raise ValueError("model.action_readout='preactivation' is for discrete actions; continuous actions are the output values")
         if not 0 <= self.action_feedback_from <= self.passes:
@@ -133,7 +136,7 @@ RESCALE_ABOVE = 2.0**96
 RESCALE_BY = 2.0**-64
 
 
-def keep_finite(spec: SFNNSpec, plastic: dict[str, jax.Array]) -> dict[str, jax.Array]:
+def limit_growth(spec: SFNNSpec, plastic: dict[str, jax.Array]) -> dict[str, jax.Array]:
     """``plastic`` (synapse: block -> (pre, post, M) vectors; neuron: group -> (n, M)) with the
     vectors into each neuron (synapse: all its incoming edges, whatever block they are in;
     neuron: its own vector) scaled by 2⁻⁶⁴ together where their largest magnitude has passed 2⁹⁶
@@ -148,19 +151,33 @@ def keep_finite(spec: SFNNSpec, plastic: dict[str, jax.Array]) -> dict[str, jax.
     before (the smaller edges into the same neuron are negligible beside them at either scale);
     only float32's range is kept. ``rescale=False`` lets them overflow, as the authors' code would.
     ``lerp`` keeps every vector within ±max(1, init_scale) (``plastic_update``), so it skips the check.
+
+    ``spec.bound`` > 0 (``model.plastic_max``) changes the model instead: the vectors into a neuron
+    are scaled together by bound / (their largest magnitude) whenever that passes ``bound``, after
+    every update. Growth then stops at the bound while the GRU's proposals keep turning the vectors:
+    unbounded, a block growing by (1 + η) a step drowns each new proposal (at most η per entry) in
+    its own size, and its direction is fixed within the first few hundred steps whatever happens
+    later in the lifetime.
     """
+    if spec.bound > 0:
+        peak = _peak_into_neurons(spec, plastic)
+        return {k: v * jnp.minimum(1.0, spec.bound / jnp.maximum(peak[k], spec.bound)) for k, v in plastic.items()}
     if not spec.rescale or spec.update == "lerp":
         return plastic
+    peak = _peak_into_neurons(spec, plastic)
+    return {k: jnp.where(peak[k] > RESCALE_ABOVE, v * RESCALE_BY, v) for k, v in plastic.items()}
+
+
+def _peak_into_neurons(spec: SFNNSpec, plastic: dict[str, jax.Array]) -> dict[str, jax.Array]:
+    """The largest magnitude among each neuron's incoming vectors, shaped to broadcast over ``plastic[k]``."""
     if spec.plasticity == "synapse":  # per post-synaptic neuron: reduce pre and channels
         post = {k: BLOCKS[k][1] for k in plastic}
         peak = {}
         for k, v in plastic.items():
             m = jnp.max(jnp.abs(v), axis=(0, 2))
             peak[post[k]] = m if post[k] not in peak else jnp.maximum(peak[post[k]], m)
-        big = {k: (peak[post[k]] > RESCALE_ABOVE)[None, :, None] for k in plastic}
-    else:  # per neuron: reduce channels
-        big = {k: (jnp.max(jnp.abs(v), axis=1) > RESCALE_ABOVE)[:, None] for k, v in plastic.items()}
-    return {k: jnp.where(big[k], v * RESCALE_BY, v) for k, v in plastic.items()}
+        return {k: peak[post[k]][None, :, None] for k in plastic}
+    return {k: jnp.max(jnp.abs(v), axis=1)[:, None] for k, v in plastic.items()}  # per neuron: reduce channels
 
 
 class PlasticState(NamedTuple):
@@ -217,7 +234,7 @@ def synapse_plasticity(genome, spec, masks, edges, y_from, y_to, reward):
         gates = a[:, None, :] + c[None, :, :] + shared
         h = gru_cell(genome, t, gates, edges[b])
         new_edges[b] = plastic_update(spec, edges[b], h, genome) * masks[b][..., None]
-    return keep_finite(spec, new_edges)
+    return limit_growth(spec, new_edges)
 
 
 def action_scores(spec: SFNNSpec, y: dict[str, jax.Array]) -> jax.Array:
@@ -289,7 +306,7 @@ def _neuron_pass(genome, spec, masks, w, y, obs, reward, prev_action, learn, k=0
             a, c, shared = gru_input_terms(genome, t, s[g], post[g], reward)
             h = gru_cell(genome, t, a + c + shared, w[g])
             new_w[g] = plastic_update(spec, w[g], h, genome)
-        w = keep_finite(spec, new_w)
+        w = limit_growth(spec, new_w)
     return w, y_new
 
 

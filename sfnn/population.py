@@ -26,7 +26,7 @@ from sfnn.network import (
     feed_action,
     heard,
     init_state,
-    keep_finite,
+    limit_growth,
     learns_after_passes,
     learns_in_pass,
     output_activations,
@@ -189,7 +189,7 @@ def _synapse_plasticity(g, spec, masks, edges, y_from, y_to, reward):
         a, c, shared = _materialize(terms, g_in, y_from[pre], y_to[post], reward)
         h = _gru(g, t, a[:, None] + c[None] + shared, edges[b], m)
         new_edges[b] = plastic_update(spec, edges[b], h, g) * masks[b][:, :, None, :]
-    return keep_finite(spec, new_edges)
+    return limit_growth(spec, new_edges)
 
 
 def _synapse_pass(g, spec, masks, edges, y, obs, reward, prev_action, learn, k=0):
@@ -251,7 +251,7 @@ def _neuron_pass(g, spec, masks, w, y, obs, reward, prev_action, learn, k=0):
             t = GROUP_TYPE[grp]
             a, c, shared = _gru_terms(g, t, s[grp], post[grp], reward, m)
             new_w[grp] = plastic_update(spec, w[grp], _gru(g, t, a + c + shared, w[grp], m), g)
-        w = keep_finite(spec, new_w)
+        w = limit_growth(spec, new_w)
     return w, y_new
 
 

@@ -244,6 +244,67 @@ def test_rescale_keeps_growing_vectors_finite_and_the_network_acting_as_before(p
         np.testing.assert_allclose(a, b, rtol=1e-5)
 
 
+@pytest.mark.parametrize("plasticity", ["synapse", "neuron"])
+def test_plastic_max_holds_each_neuron_at_its_bound_and_leaves_smaller_vectors_alone(plasticity):
+    """``plastic_max`` (``spec.bound``): under the echoing GRU every vector grows by 1.5² a step; with
+    a bound of 3 the vectors into each neuron are scaled together so that their largest entry stays at
+    3 (their ratios kept), and the fast population path does the same. A genome whose vectors stay
+    below the bound lives exactly the lifetime it lives without one."""
+    echo = _state_following_gru(init_genome(jax.random.key(0), 4))
+    obs = jax.random.normal(jax.random.key(2), (30, 4))
+
+    def run(g, bound, plastic_lr=0.5):
+        spec = spec_for(4, 2, plasticity, plastic_lr=plastic_lr, bound=bound)
+        one = jax.jit(lambda s, o: step(g, spec, s, o, 1.0))
+        s, outs = init_state(jax.random.key(1), spec), []
+        for o in obs:
+            out, s = one(s, o)
+            outs.append(np.asarray(out))
+        return spec, s, outs
+
+    spec, s, _ = run(echo, 3.0)
+    _, s_free, _ = run(echo, 0.0)
+    for k, v in s.plastic.items():
+        v, free = np.asarray(v), np.asarray(s_free.plastic[k])
+        assert np.abs(v).max() == pytest.approx(3.0, rel=1e-5) and np.abs(free).max() > 1e6
+        # per neuron, the incoming vectors keep their ratios: the bounded state is the free one scaled
+        axes = (0, 2) if plasticity == "synapse" else 1
+        top = np.abs(free).max(axis=axes)
+        scale = np.abs(v).max(axis=axes) / np.where(top > 0, top, 1.0)  # 0 / 1: a neuron without inputs
+        shape = (1, -1, 1) if plasticity == "synapse" else (-1, 1)
+        np.testing.assert_allclose(v, free * scale.reshape(shape), rtol=1e-4, atol=1e-6)
+
+    quiet = init_genome(jax.random.key(3), 4)  # plastic_lr 0.01: nothing comes near 10 in 30 steps
+    _, s_small, outs_small = run(quiet, 10.0, 0.01)
+    _, s_none, outs_none = run(quiet, 0.0, 0.01)
+    assert max(float(np.abs(v).max()) for v in s_none.plastic.values()) < 10.0
+    for a, b in zip(outs_small, outs_none):
+        np.testing.assert_array_equal(a, b)
+
+    P = 3
+    keys = jax.random.split(jax.random.key(5), P)
+    fast_genome = popmod.to_population_last(jax.tree.map(lambda x: jnp.repeat(x[None], P, 0), echo))
+    fast = jax.jit(lambda s, o: popmod.population_step(fast_genome, spec, s, o, jnp.ones(P)))
+    ref = jax.jit(jax.vmap(lambda s, o: step(echo, spec, s, o, 1.0)))
+    fs, rs = popmod.init_population_state(keys, spec), jax.vmap(lambda k: init_state(k, spec))(keys)
+    for o in obs:
+        o = o[None] * (1.0 + jnp.arange(P)[:, None])
+        out_f, fs = fast(fs, o.T)
+        out_r, rs = ref(rs, o)
+        np.testing.assert_allclose(out_f.T, out_r, rtol=1e-5, atol=1e-6)
+    for a, b in zip(jax.tree.leaves(to_population_first(fs).plastic), jax.tree.leaves(rs.plastic)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_plastic_max_must_be_zero_or_positive():
+    from agents.config import ConfigError, load_config
+
+    for bad in ("-1", "nan", "inf"):
+        with pytest.raises(ConfigError, match="model.plastic_max"):
+            load_config(None, [f"model.plastic_max={bad}"])
+    assert load_config(None, ["model.plastic_max=50"]).model.plastic_max == 50.0
+
+
 def test_lerp_needs_a_fraction_as_rate():
     from agents.config import ConfigError, load_config
 

@@ -54,6 +54,7 @@ def sfnn_spec(cfg: TrainConfig, env: EnvAdapter) -> SFNNSpec:
         plastic_lr=m.plastic_lr,
         update=m.plastic_update,
         rescale=m.plastic_rescale,
+        bound=m.plastic_max,
         learn_every=m.learn_every,
         propagation=m.propagation,
         prev_action=m.prev_action,
