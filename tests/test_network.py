@@ -187,6 +187,24 @@ def test_lerp_update_keeps_vectors_bounded_where_add_diverges(plasticity):
             assert biggest <= max(1.0, scale) + 1e-6
 
 
+def _fast_path_matches_reference(g, spec, obs, P=3):
+    """``population_step`` (population last) against ``step`` vmapped, P agents seeing scaled copies of
+    ``obs``: outputs and final plastic vectors agree, and stay finite."""
+    keys = jax.random.split(jax.random.key(5), P)
+    fast_genome = popmod.to_population_last(jax.tree.map(lambda x: jnp.repeat(x[None], P, 0), g))
+    fast = jax.jit(lambda s, o: popmod.population_step(fast_genome, spec, s, o, jnp.ones(P)))
+    ref = jax.jit(jax.vmap(lambda s, o: step(g, spec, s, o, 1.0)))
+    fs, rs = popmod.init_population_state(keys, spec), jax.vmap(lambda k: init_state(k, spec))(keys)
+    for o in obs:
+        o = o[None] * (1.0 + jnp.arange(P)[:, None])
+        out_f, fs = fast(fs, o.T)
+        out_r, rs = ref(rs, o)
+        np.testing.assert_allclose(out_f.T, out_r, rtol=1e-5, atol=1e-6)
+    for a, b in zip(jax.tree.leaves(to_population_first(fs).plastic), jax.tree.leaves(rs.plastic)):
+        assert np.isfinite(a).all()
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("plasticity", ["synapse", "neuron"])
 def test_rescale_keeps_growing_vectors_finite_and_the_network_acting_as_before(plasticity):
     """The additive rule with a GRU that echoes its state multiplies every vector by 1.5² a step,
@@ -228,20 +246,7 @@ def test_rescale_keeps_growing_vectors_finite_and_the_network_acting_as_before(p
         rescaled += int(any(np.fmax.reduce(hi, axis=None) > 1 for pairs in per_neuron.values() for _, hi in pairs))
     assert rescaled > 5
 
-    P = 3
-    keys = jax.random.split(jax.random.key(5), P)
-    fast_genome = popmod.to_population_last(jax.tree.map(lambda x: jnp.repeat(x[None], P, 0), echo))
-    fast = jax.jit(lambda s, o: popmod.population_step(fast_genome, spec, s, o, jnp.ones(P)))
-    ref = jax.jit(jax.vmap(lambda s, o: step(echo, spec, s, o, 1.0)))
-    fs, rs = popmod.init_population_state(keys, spec), jax.vmap(lambda k: init_state(k, spec))(keys)
-    for t, o in enumerate(obs):
-        o = o[None] * (1.0 + jnp.arange(P)[:, None])
-        out_f, fs = fast(fs, o.T)
-        out_r, rs = ref(rs, o)
-        np.testing.assert_allclose(out_f.T, out_r, rtol=1e-5, atol=1e-6)
-    for a, b in zip(jax.tree.leaves(to_population_first(fs).plastic), jax.tree.leaves(rs.plastic)):
-        assert np.isfinite(a).all()
-        np.testing.assert_allclose(a, b, rtol=1e-5)
+    _fast_path_matches_reference(echo, spec, obs)
 
 
 @pytest.mark.parametrize("plasticity", ["synapse", "neuron"])
@@ -281,19 +286,7 @@ def test_plastic_max_holds_each_neuron_at_its_bound_and_leaves_smaller_vectors_a
     for a, b in zip(outs_small, outs_none):
         np.testing.assert_array_equal(a, b)
 
-    P = 3
-    keys = jax.random.split(jax.random.key(5), P)
-    fast_genome = popmod.to_population_last(jax.tree.map(lambda x: jnp.repeat(x[None], P, 0), echo))
-    fast = jax.jit(lambda s, o: popmod.population_step(fast_genome, spec, s, o, jnp.ones(P)))
-    ref = jax.jit(jax.vmap(lambda s, o: step(echo, spec, s, o, 1.0)))
-    fs, rs = popmod.init_population_state(keys, spec), jax.vmap(lambda k: init_state(k, spec))(keys)
-    for o in obs:
-        o = o[None] * (1.0 + jnp.arange(P)[:, None])
-        out_f, fs = fast(fs, o.T)
-        out_r, rs = ref(rs, o)
-        np.testing.assert_allclose(out_f.T, out_r, rtol=1e-5, atol=1e-6)
-    for a, b in zip(jax.tree.leaves(to_population_first(fs).plastic), jax.tree.leaves(rs.plastic)):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    _fast_path_matches_reference(echo, spec, obs)
 
 
 def test_plastic_max_must_be_zero_or_positive():
