@@ -29,8 +29,8 @@ apart. ``--seeds 0,1,2`` runs every variant once per seed (``OUT/NAME/sS``, the 
 ± standard error, the worst seed, and how many seeds reached each target. ``--meta-test N``
 scores every final genome on N fresh wirings with ``sfnn meta-test`` (kept as
 ``meta_test_N.json`` in its run directory) instead of the run's own ``log.final_lifetimes``
-lifetimes, and counts the lifetimes below the first ``--target`` (the ones that never learn are
-what separate good configs from lucky ones). ``OUT/ablations_seeds.png`` plots each seed as a
+lifetimes, and counts each seed's lifetimes below each ``--target`` (a low target counts the
+lifetimes that never learn, which separate good configs from lucky ones). ``OUT/ablations_seeds.png`` plots each seed as a
 dot beside its variant's mean.
 
     python benchmarks/ablate.py configs/default.yaml --generations 300 --seeds 0,1,2 \
@@ -122,8 +122,8 @@ def seed_summary(rows: list[dict], targets: list[float]) -> list[dict]:
                      "reached": {str(t): sum(r["envs"][env]["to_target"][str(t)]["generation"] is not None for r in mine)
                                  for t in targets}}
             if targets and all("lifetimes_late" in r["envs"][env] for r in mine):
-                entry["lifetimes_below"] = [int(np.sum(np.asarray(r["envs"][env]["lifetimes_late"]) < targets[0]))
-                                            for r in mine]
+                entry["lifetimes_below"] = {str(t): [int(np.sum(np.asarray(r["envs"][env]["lifetimes_late"]) < t))
+                                                     for r in mine] for t in targets}
                 entry["lifetimes"] = [len(r["envs"][env]["lifetimes_late"]) for r in mine]
             out.append(entry)
     return out
@@ -134,7 +134,7 @@ def seeds_markdown(entries: list[dict], targets: list[float], late: slice) -> st
     eps = f"{late.start + 1}–{late.stop}" if late.stop else f"{late.start + 1}–"
     below = targets and all("lifetimes_below" in e for e in entries)
     head = ["variant", "env", "seeds", f"final genome, episodes {eps}, each seed", "mean ± s.e.", "worst seed",
-            "frozen"] + ([f"lifetimes < {targets[0]:g}, each seed"] if below else []) + \
+            "frozen"] + ([f"lifetimes < {t:g}, each seed" for t in targets] if below else []) + \
         [f"seeds whose population mean reached {t:g}" for t in targets]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for e in entries:
@@ -144,8 +144,9 @@ def seeds_markdown(entries: list[dict], targets: list[float], late: slice) -> st
                  f"{e['mean']:.1f}" + ("" if e["se"] is None else f" ± {e['se']:.1f}"), f"{e['worst']:.1f}",
                  "—" if e["frozen_mean"] is None else f"{e['frozen_mean']:.1f}"]
         if below:
-            cells.append(" / ".join(f"{b} of {m}" if i == 0 else str(b)
-                                    for i, (b, m) in enumerate(zip(e["lifetimes_below"], e["lifetimes"]))))
+            cells += [" / ".join(f"{b} of {m}" if i == 0 else str(b)
+                                 for i, (b, m) in enumerate(zip(e["lifetimes_below"][str(t)], e["lifetimes"])))
+                      for t in targets]
         cells += [f"{e['reached'][str(t)]} of {n}" for t in targets]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
