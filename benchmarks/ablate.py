@@ -152,8 +152,9 @@ def seeds_markdown(entries: list[dict], targets: list[float], late: slice) -> st
     return "\n".join(lines)
 
 
-def plot_seeds(entries: list[dict], late: slice, path: Path) -> Path:
-    """One panel per environment: each seed's final genome as a dot beside its variant, the mean as a bar."""
+def plot_seeds(entries: list[dict], late: slice, path: Path, targets: list[float] = ()) -> Path:
+    """One panel per environment: each seed's final genome as a dot beside its variant, the mean as a bar,
+    the targets as dashed lines."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -171,6 +172,8 @@ def plot_seeds(entries: list[dict], late: slice, path: Path) -> Path:
             ax.hlines(e["mean"], i - 0.3, i + 0.3, color="C3")
         ax.set_xticks(range(len(mine)), [e["variant"] for e in mine], rotation=20)
         ax.set_xlim(-0.6, len(mine) - 0.4)
+        for t in targets:
+            ax.axhline(t, color="0.5", linestyle="--", linewidth=0.8)
         ax.set_title(env)
         ax.set_ylabel(f"final genome, episodes {eps}")
         ax.grid(alpha=0.3)
@@ -298,7 +301,7 @@ def main(argv: list[str] | None = None) -> None:
         table = seeds_markdown(entries, args.target, late)
         (args.out / "ablations_seeds.md").write_text(table + "\n")
         (args.out / "ablations_seeds.json").write_text(json.dumps(entries, indent=1) + "\n")
-        print(table, f"\nplot: {plot_seeds(entries, late, args.out / 'ablations_seeds.png')}", flush=True)
+        print(table, f"\nplot: {plot_seeds(entries, late, args.out / 'ablations_seeds.png', args.target)}", flush=True)
 
 
 if __name__ == "__main__":

@@ -58,7 +58,7 @@ def test_seeds_table_gives_each_seed_their_mean_the_worst_and_the_lifetimes_that
     assert entry["lifetimes_below"] == {"475.0": [1, 0], "100.0": [1, 0]}
     table = ablate.seeds_markdown([entry], [475.0, 100.0], late)
     assert "265.0 / 485.0" in table and "| 1 of 2 / 0 | 1 of 2 / 0 |" in table and "| 1 of 2 | 2 of 2 |" in table
-    assert ablate.plot_seeds([entry], late, tmp_path / "seeds.png").stat().st_size > 0
+    assert ablate.plot_seeds([entry], late, tmp_path / "seeds.png", [475.0]).stat().st_size > 0
 
 
 def test_bad_seeds_fail_with_a_message():
