@@ -14,7 +14,8 @@ after the last pass, as the authors' code does; see ``step``):
 Both are the authors' additive rule; ``update="lerp"`` replaces v + η·GRU(x, v) by the bounded
 v + η·(GRU(x, v) − v) (``plastic_update``). Under ``add`` a vector can grow by (1 + η) every update
 for a whole lifetime; ``rescale`` keeps it within float32's range without changing what the
-network does (``limit_growth``).
+network does, and ``bound`` (``model.plastic_max``) stops it at a chosen size, a change to the
+model that keeps the vectors turning (``limit_growth``).
 
 Propagation (``propagation``): ``sequential`` passes visit the groups in order input → hidden →
 output (the observation reaches the output within a single pass), hidden neurons also hearing
