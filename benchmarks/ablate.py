@@ -61,6 +61,11 @@ def parse_variant(text: str) -> tuple[str, list[str]]:
     return name, shlex.split(rest)
 
 
+def episodes_label(late: slice) -> str:
+    """The 1-based episodes a ``--late`` slice averages, for column headers: 3: -> "4–"."""
+    return f"{late.start + 1}–{late.stop}" if late.stop else f"{late.start + 1}–"
+
+
 def generations_to(metrics: list[dict], env: str, late: slice, target: float) -> tuple[int | None, float | None]:
     """First generation whose population mean over the ``late`` episodes reaches ``target``,
     and the run's wall time then (None, None when it never does)."""
@@ -131,7 +136,7 @@ def seed_summary(rows: list[dict], targets: list[float]) -> list[dict]:
 
 def seeds_markdown(entries: list[dict], targets: list[float], late: slice) -> str:
     """The seeds side by side: one line per variant and environment."""
-    eps = f"{late.start + 1}–{late.stop}" if late.stop else f"{late.start + 1}–"
+    eps = episodes_label(late)
     below = targets and all("lifetimes_below" in e for e in entries)
     head = ["variant", "env", "seeds", f"final genome, episodes {eps}, each seed", "mean ± s.e.", "worst seed",
             "frozen"] + ([f"lifetimes < {t:g}, each seed" for t in targets] if below else []) + \
@@ -162,7 +167,7 @@ def plot_seeds(entries: list[dict], late: slice, path: Path, targets: list[float
     envs = list(dict.fromkeys(e["env"] for e in entries))
     per_panel = max(2, len(entries) // len(envs))
     fig, axes = plt.subplots(1, len(envs), figsize=(len(envs) * (1.5 + 1.4 * per_panel), 3.6), squeeze=False)
-    eps = f"{late.start + 1}–{late.stop}" if late.stop else f"{late.start + 1}–"
+    eps = episodes_label(late)
     for ax, env in zip(axes[0], envs):
         mine = [e for e in entries if e["env"] == env]
         for i, e in enumerate(mine):
@@ -185,7 +190,7 @@ def plot_seeds(entries: list[dict], late: slice, path: Path, targets: list[float
 
 def markdown(rows: list[dict], targets: list[float], late: slice) -> str:
     """One line per variant and environment."""
-    eps = f"{late.start + 1}–{late.stop}" if late.stop else f"{late.start + 1}–"
+    eps = episodes_label(late)
     head = ["variant", "env"] + [f"gen (wall s) to pop. mean ≥ {t:g}" for t in targets] + \
         [f"final genome, episodes {eps}", "frozen", "first episode", "s / gen (median)", "overrides"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
