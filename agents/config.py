@@ -32,7 +32,7 @@ class ModelConfig:
     plastic_lr: float = 0.01  # η in e <- e + η·GRU(x, e)
     plastic_update: str = "add"  # add: e <- e + η·GRU(x, e) (authors) | lerp: e <- e + η·(GRU(x, e) - e), bounded
     plastic_rescale: bool = True  # plastic vectors into a neuron past 2^96 are scaled by 2^-64 together: the network acts the same and float32 does not overflow in long lifetimes (add rule); false: left to overflow, as in the authors' code
-    plastic_max: float = 0.0  # > 0: the plastic vectors into a neuron are scaled together to stay within ±plastic_max after every update (growth stops, direction keeps turning); 0: unbounded (the authors)
+    plastic_max: float = 0.0  # > 0: the plastic vectors into a neuron are scaled together to stay within ±plastic_max after every update (growth stops at the bound); 0: unbounded (the authors)
     learn_every: str = "pass"  # pass: plastic update after every pass | step: once per step, after the passes (authors)
     propagation: str = "sequential"  # sequential: input -> hidden -> output within a pass | simultaneous: all neurons from the last pass (authors)
     prev_action: str = "add"  # previous action into the output neurons: add (to all channels) | channel0 (written over channel 0, authors)
