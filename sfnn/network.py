@@ -15,7 +15,7 @@ Both are the authors' additive rule; ``update="lerp"`` replaces v + η·GRU(x, v
 v + η·(GRU(x, v) − v) (``plastic_update``). Under ``add`` a vector can grow by (1 + η) every update
 for a whole lifetime; ``rescale`` keeps it within float32's range without changing what the
 network does, and ``bound`` (``model.plastic_max``) stops it at a chosen size, a change to the
-model that keeps the vectors turning (``limit_growth``).
+model (``limit_growth``).
 
 Propagation (``propagation``): ``sequential`` passes visit the groups in order input → hidden →
 output (the observation reaches the output within a single pass), hidden neurons also hearing
@@ -155,7 +155,7 @@ def limit_growth(spec: SFNNSpec, plastic: dict[str, jax.Array]) -> dict[str, jax
 
     ``spec.bound`` > 0 (``model.plastic_max``) changes the model instead: the vectors into a neuron
     are scaled together by bound / (their largest magnitude) whenever that passes ``bound``, after
-    every update. Growth then stops at the bound while the GRU's proposals keep turning the vectors:
+    every update. Growth then stops at the bound, where the GRU's proposals can still turn the vectors:
     unbounded, a block growing by (1 + η) a step drowns each new proposal (at most η per entry) in
     its own size, and its direction is fixed within the first few hundred steps whatever happens
     later in the lifetime.
