@@ -99,7 +99,7 @@ class LogConfig:
 class ParallelConfig:
     """Where the population is evaluated: devices of this process, and of other processes (jax.distributed)."""
 
-    devices: Optional[int] = None  # local devices per process to shard the population over; 0 = all; null = on a CPU one per core while each gets >= 64 members (SFNN, one process), else 1
+    devices: Optional[int] = None  # local devices per process to shard the population over; 0 = all; null = on a CPU one per core while each gets >= 16 members (SFNN, one process), else 1
     chunk: Optional[int] = None  # members each device evaluates at once (lax.map over chunks); 0 = all; null = by the CPU's vector ISA (agents/cpu.py: 64), all on GPU/TPU
     lanes: Optional[int] = None  # lifetime batches are padded to a multiple of it (population-last learners); null = the float32 lanes of the CPU's vectors (16 AVX-512, 8 AVX2, 4 SSE/NEON), 16 on GPU/TPU
     processes: int = 1  # processes of one run (each runs the same command); >1 joins them with jax.distributed

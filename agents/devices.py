@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from agents.config import TrainConfig, is_supervised
-from agents.cpu import cpu_layout
+from agents.cpu import MIN_BATCH
 
 FLAG = "--xla_force_host_platform_device_count"
 
@@ -22,12 +22,13 @@ def usable_cores() -> int:
 
 def cpu_device_count(members: int, cores: int) -> int:
     """``parallel.devices: null`` on a CPU: the most devices, at most one per core, that split
-    ``members`` evenly into shares of at least one member chunk of this CPU's layout
-    (``agents.cpu``: 64). A device per core ran ~1.2× one device on all cores from 128 members
-    on 2 cores; with 32 members each it was no faster (docs/PERFORMANCE.md, "Weak scaling")."""
-    chunk = cpu_layout().chunk
+    ``members`` evenly into shares of at least ``MIN_BATCH`` (16) members, the smallest batch
+    a device's loops vectorise (``agents.cpu``). Two devices on two cores against one device on
+    both (XLA's threads), ``sfnn bench``, alternated, AMD EPYC with AVX-512, 2026-12-07: 1.1-1.4x
+    for the synapse configs at population 64 and 1.3x at 32; neuron level at 64, 1.2x at 32
+    (docs/PERFORMANCE.md, "Several devices"). Results do not depend on it."""
     for d in range(max(cores, 1), 1, -1):
-        if members % d == 0 and members // d >= chunk:
+        if members % d == 0 and members // d >= MIN_BATCH:
             return d
     return 1
 

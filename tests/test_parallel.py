@@ -127,21 +127,21 @@ def test_the_layout_follows_the_vector_isa_xla_may_use(monkeypatch):
         load_config(None, ["parallel.lanes=0"])
 
 
-def test_default_device_count_gives_each_cpu_device_a_full_chunk(monkeypatch):
+def test_default_device_count_gives_each_cpu_device_a_vector_batch(monkeypatch):
     """``parallel.devices: null`` on a CPU: as many devices (one per core at most) as split the
-    population evenly into shares of 64 or more; the command line makes them before JAX starts."""
+    population evenly into shares of 16 or more; the command line makes them before JAX starts."""
     from agents import devices
     from agents.config import load_config
 
-    assert [devices.cpu_device_count(m, 2) for m in (8, 64, 100, 128, 130, 1024)] == [1, 1, 1, 2, 2, 2]
-    assert devices.cpu_device_count(192, 4) == 3 and devices.cpu_device_count(4096, 16) == 16
+    assert [devices.cpu_device_count(m, 2) for m in (8, 30, 31, 32, 64, 100, 1024)] == [1, 1, 1, 2, 2, 2, 2]
+    assert devices.cpu_device_count(48, 4) == 3 and devices.cpu_device_count(4096, 16) == 16
     monkeypatch.setattr(devices, "usable_cores", lambda: 2)
     monkeypatch.setattr(devices.os, "cpu_count", lambda: 2)
     # several processes (and dataset learners) keep one device each unless told
     several = load_config(None, ["strategy.population=128", "parallel.processes=2", "parallel.coordinator=h:1"])
     assert devices.splittable_members(several) == 0
     assert devices.splittable_members(load_config(None, ["strategy.population=128"])) == 128
-    for args, flags in [((None, 128), "--xla_force_host_platform_device_count=2"), ((None, 64), ""),
+    for args, flags in [((None, 128), "--xla_force_host_platform_device_count=2"), ((None, 24), ""),
                         ((None, 0), ""), ((2, 8), "--xla_force_host_platform_device_count=2"), ((3, 8), ""),
                         ((0, 8), "--xla_force_host_platform_device_count=2")]:  # 0: all, one per core
         monkeypatch.delenv("XLA_FLAGS", raising=False)
