@@ -306,13 +306,13 @@ def test_bench_prints_one_json_line(cli):
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two usable cores")
 def test_cpu_cores_become_the_devices_parallel_devices_asks_for(cli):
-    """On a CPU, a population of 128 is split over two cores' devices by default, without XLA_FLAGS
+    """On a CPU, a population of 32 (16 members each) is split over two cores' devices by default, without XLA_FLAGS
     (the CLI sets it before JAX starts; which counts, and when: ``tests/test_parallel.py``); more
     devices than cores is an error naming the limit."""
     small = ["lifetime.episodes=1", "lifetime.max_steps=20", "--generations", "1"]
     with mock.patch.dict(os.environ):
         os.environ.pop("XLA_FLAGS", None)
-        r = cli("bench", CARTPOLE, *small, "strategy.population=128")  # parallel.devices: null
+        r = cli("bench", CARTPOLE, *small, "strategy.population=32")  # parallel.devices: null
         assert r.returncode == 0, r.stderr
         assert json.loads(r.stdout.strip().splitlines()[-1])["devices"] == 2
         many = os.cpu_count() + 1
