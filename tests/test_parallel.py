@@ -133,7 +133,7 @@ def test_default_device_count_gives_each_cpu_device_a_vector_batch(monkeypatch):
     from agents import devices
     from agents.config import load_config
 
-    assert [devices.cpu_device_count(m, 2) for m in (8, 30, 31, 32, 64, 100, 1024)] == [1, 1, 1, 2, 2, 2, 2]
+    assert [devices.cpu_device_count(m, 2) for m in (8, 30, 31, 32, 64, 100, 128, 130, 1024)] == [1, 1, 1, 2, 2, 2, 2, 2, 2]
     assert devices.cpu_device_count(48, 4) == 3 and devices.cpu_device_count(4096, 16) == 16
     monkeypatch.setattr(devices, "usable_cores", lambda: 2)
     monkeypatch.setattr(devices.os, "cpu_count", lambda: 2)
