@@ -334,6 +334,9 @@ def _generation_fn(pop_size, es, es_params, run_key, devices, evaluate):
             "std_fitness": jnp.nanstd(finite_fit),
             "best_ever_fitness": -es_state.best_fitness,
             "nonfinite": n_bad,
+            # the search's step size (CMA-ES's sigma; averaged where it is per dimension): a run
+            # that stalls with sigma collapsed is told apart from one that wanders with it large
+            **({"search_std": jnp.mean(es_state.std)} if hasattr(es_state, "std") else {}),
             **extra,
         }
         return es_state, metrics

@@ -9,6 +9,7 @@ import time
 from unittest import mock
 
 import pytest
+import yaml
 
 from conftest import ROOT, SFNN, TINY
 
@@ -39,6 +40,9 @@ def test_train_writes_the_run_directory(trained):
     assert [r["generation"] for r in rows] == [0, 1, 2, 3]
     for key in ["best_fitness", "mean_fitness"]:
         assert all(isinstance(r[key], float) for r in rows)
+    sigma0 = yaml.safe_load((ROOT / CARTPOLE).read_text())["strategy"]["sigma_init"]
+    steps = [r["search_std"] for r in rows]  # the ES adapts its step size from sigma_init every generation
+    assert all(s > 0 for s in steps) and steps[0] != pytest.approx(sigma0, rel=1e-6) and len(set(steps)) == len(steps)
     assert all("wall_s" in json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines())
     summary = json.loads((out / "summary.json").read_text())
     assert summary["generations"] == 4 and len(summary["per_env"]["CartPole-v1"]["episode_returns_mean"]) == 2
