@@ -81,6 +81,7 @@ class StrategyConfig:
     fitness_shaping: Optional[str] = None  # null: the algorithm's own | centered_rank | standardize | normalize | raw (gradient-style algorithms only)
     optimizer: Optional[str] = None  # null: the algorithm's own | sgd | adam (gradient-style algorithms: Open_ES, SNES, PGPE, ...)
     lr: Optional[float] = None  # that optimizer's learning rate; null: the algorithm's own (needed when optimizer is set)
+    ties: str = "average"  # members of equal fitness: average (evosax >= 0.2: they share one rank's weight) | ordinal (one rank each, in population order: evosax 0.1.4, the authors')
 
 
 @dataclass
@@ -601,6 +602,7 @@ def _validate_learner(cfg: TrainConfig) -> None:
 # a particle count) beyond a population and its fitness
 UNSUPPORTED_STRATEGIES = {"RandomSearch", "SV_CMA_ES", "SV_Open_ES", "LES", "CMAAnchoredLES", "EvoTF_ES"}
 FITNESS_SHAPING = ("centered_rank", "standardize", "normalize", "raw")
+TIES = ("average", "ordinal")
 OPTIMIZERS = ("sgd", "adam")
 
 
@@ -621,6 +623,13 @@ def check_strategy(s: StrategyConfig) -> None:
             raise ConfigError(f"strategy.fitness_shaping cannot be set for {s.name}: its shaped fitness is its "
                               "recombination weights (rank-based already); leave it null or use a gradient-style "
                               "algorithm such as Open_ES or PGPE")
+    if s.ties not in TIES:
+        raise ConfigError(f"strategy.ties={s.ties!r} is not one of {', '.join(TIES)}")
+    if s.ties != "average":
+        shaping = s.fitness_shaping or params["fitness_shaping_fn"].default.__name__.removesuffix("_fitness_shaping_fn")
+        if shaping not in ("weights", "centered_rank"):
+            raise ConfigError(f"strategy.ties={s.ties} needs a rank-based update; {s.name} with fitness shaping "
+                              f"{shaping!r} uses the fitness values themselves, where ties need no rule")
     if s.optimizer is not None or s.lr is not None:
         if "optimizer" not in params:
             raise ConfigError(f"strategy.optimizer/strategy.lr cannot be set for {s.name}: it has no optimizer "

@@ -44,6 +44,39 @@ SHAPING = {
 }
 
 
+def _ordinal_ranks(fitness: jax.Array) -> jax.Array:
+    """0 for the best (smallest) value up; equal values ranked in population order, NaN last."""
+    rankable = jnp.where(jnp.isnan(fitness), jnp.inf, fitness)
+    return jax.scipy.stats.rankdata(rankable, method="ordinal", axis=-1).astype(jnp.int32) - 1
+
+
+def ordinal_weights_fitness_shaping_fn(population: Any, fitness: jax.Array, state: Any, params: Any) -> jax.Array:
+    """CMA-ES-style recombination weights, one rank per member even where fitness ties.
+
+    evosax >= 0.2 gives tied members their average rank, so a population of equal fitness
+    (every member scoring zero under a product of environments) is recombined with one small
+    weight for all: the step is a mean of the whole population, its evolution path shrinks and
+    CMA-ES's sigma falls by ~5 % a generation until the search stops. evosax 0.1.4 (the
+    authors' pin) sorted with ``argsort``: tied members took consecutive ranks in population
+    order, an unbiased random step, so a plateau is searched at a steady sigma.
+    """
+    weights = params.weights[..., _ordinal_ranks(fitness)]
+    all_failed = jnp.all(jnp.isnan(fitness), axis=-1, keepdims=True)
+    return jnp.where(all_failed, jnp.zeros_like(weights), weights)
+
+
+def ordinal_centered_rank_fitness_shaping_fn(population: Any, fitness: jax.Array, state: Any, params: Any) -> jax.Array:
+    """Centered ranks in [-0.5, 0.5] with ties ranked in population order (see above)."""
+    return _ordinal_ranks(fitness) / (fitness.shape[-1] - 1) - 0.5
+
+
+# strategy.ties=ordinal: the rank-based shaping each algorithm would use, ties ranked one by one
+ORDINAL_SHAPING = {
+    "weights_fitness_shaping_fn": ordinal_weights_fitness_shaping_fn,
+    "centered_rank_fitness_shaping_fn": ordinal_centered_rank_fitness_shaping_fn,
+}
+
+
 def evosax_fitness(fitness: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Maximised fitness -> what evosax minimises; non-finite values become the worst.
 
@@ -60,8 +93,8 @@ def evosax_fitness(fitness: jax.Array) -> tuple[jax.Array, jax.Array]:
 def make_strategy(name: str, population: int, template: Genome, sigma: float, **options: Any):
     """An evosax distribution-based algorithm by name, with its initial scale set to ``sigma``.
 
-    ``options`` are the other ``strategy`` fields (``fitness_shaping``, ``optimizer``, ``lr``);
-    left out or null, the algorithm keeps its own.
+    ``options`` are the other ``strategy`` fields (``fitness_shaping``, ``optimizer``, ``lr``,
+    ``ties``); left out or null, the algorithm keeps its own.
     """
     s = StrategyConfig(name=name, population=population, sigma_init=sigma, **options)
     check_strategy(s)
@@ -71,6 +104,9 @@ def make_strategy(name: str, population: int, template: Genome, sigma: float, **
         kwargs["std_schedule"] = optax.constant_schedule(sigma)
     if s.fitness_shaping is not None:
         kwargs["fitness_shaping_fn"] = SHAPING[s.fitness_shaping]
+    if s.ties == "ordinal":
+        shaping_fn = kwargs.get("fitness_shaping_fn", inspect.signature(cls.__init__).parameters["fitness_shaping_fn"].default)
+        kwargs["fitness_shaping_fn"] = ORDINAL_SHAPING[shaping_fn.__name__]
     if s.lr is not None:
         kwargs["optimizer"] = {"sgd": optax.sgd, "adam": optax.adam}[s.optimizer or "sgd"](s.lr)
     es = cls(population_size=population, solution=template, **kwargs)
@@ -193,7 +229,8 @@ class Trainer:
         evaluate = fam.evaluator(cfg, tasks, run_key, devices)
         st = cfg.strategy
         es, es_params = make_strategy(st.name, st.population, template, st.sigma_init,
-                                      fitness_shaping=st.fitness_shaping, optimizer=st.optimizer, lr=st.lr)
+                                      fitness_shaping=st.fitness_shaping, optimizer=st.optimizer, lr=st.lr,
+                                      ties=st.ties)
         step = _generation_fn(cfg.strategy.population, es, es_params, run_key, devices, evaluate)
         return cls(cfg, tasks, es, es_params, template, run_key, devices, lambda s, g: step(s, g, data))
 

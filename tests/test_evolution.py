@@ -121,6 +121,8 @@ def test_fitness_shaping_changes_what_the_update_sees():
     (["strategy.name=Open_ES", "strategy.optimizer=rmsprop", "strategy.lr=0.1"], "strategy.optimizer"),
     (["strategy.name=Open_ES", "strategy.lr=-1"], "positive"),
     (["strategy.name=Open_ES", "strategy.fitness_shaping=ranks"], "strategy.fitness_shaping"),
+    (["strategy.ties=first"], "strategy.ties"),
+    (["strategy.name=Open_ES", "strategy.fitness_shaping=standardize", "strategy.ties=ordinal"], "rank-based"),
 ])
 def test_strategy_options_are_refused_at_load(overrides, names):
     """Every strategy the trainer would refuse is refused by the config check, before a run exists."""
@@ -291,3 +293,41 @@ def test_fixed_wiring_run_is_judged_on_its_own_wiring():
     np.testing.assert_array_equal(own, np.asarray(trained["CartPole-v1"][:, 0]))
     fresh = evaluate_lifetimes(cfg, genomes)["CartPole-v1"]
     assert not np.array_equal(own, fresh)  # fresh wirings are other networks
+
+
+def sigma_after_a_plateau(ties: str, generations: int = 60) -> float:
+    """CMA-ES's sigma after generations in which every member scored the same (zero)."""
+    template = {"x": jnp.zeros(50)}
+    es, params = make_strategy("CMA_ES", 32, template, 1.0, ties=ties)
+    state = es.init(jax.random.key(0), template, params)
+    for g in range(generations):
+        k1, k2 = jax.random.split(jax.random.fold_in(jax.random.key(1), g))
+        pop, state = es.ask(k1, state, params)
+        state, _ = es.tell(k2, pop, evosax_fitness(jnp.zeros(32))[0], state, params)
+    return float(state.std)
+
+
+def test_ordinal_ties_keep_searching_a_plateau_that_average_ties_abandon():
+    """A population of equal fitness (every member zero under a product of environments):
+    evosax's average ranks give every member one weight, and sigma collapses generation after
+    generation; ordinal ranks (evosax 0.1.4's argsort, the authors' pin) take a random step and
+    keep sigma near where it was."""
+    average, ordinal = sigma_after_a_plateau("average"), sigma_after_a_plateau("ordinal")
+    assert average < 0.1, average
+    assert 0.3 < ordinal < 3.0, ordinal
+
+
+def test_ordinal_ties_change_nothing_without_ties():
+    """With every fitness distinct, both rules rank alike and the update is the same."""
+    template = {"x": jnp.zeros(6)}
+    means = {}
+    for ties in ("average", "ordinal"):
+        for name in ("CMA_ES", "Open_ES"):
+            es, params = make_strategy(name, 16, template, 0.5, ties=ties)
+            state = es.init(jax.random.key(0), template, params)
+            pop, state = es.ask(jax.random.key(1), state, params)
+            fitness = jnp.sum((pop["x"] - 1.0) ** 2, axis=1)  # distinct, mirrored pairs included
+            state, _ = es.tell(jax.random.key(2), pop, fitness, state, params)
+            means[ties, name] = es.get_mean(state)["x"]
+    for name in ("CMA_ES", "Open_ES"):
+        np.testing.assert_allclose(means["ordinal", name], means["average", name], rtol=1e-6, atol=1e-7)
