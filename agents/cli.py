@@ -100,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--blocks", type=int, metavar="N",
                    help="also print each run's mean in blocks of N generations, with its paired difference "
                         "to the first run (a markdown table per environment)")
+    c.add_argument("--metric", metavar="NAME",
+                   help="plot this number of each generation's metrics instead of the returns, one panel "
+                        "(search_std, mean_fitness, best_fitness, ...)")
+    c.add_argument("--log", action="store_true", help="--metric on a logarithmic axis (search_std spans decades)")
     sub.add_parser("envs", help="list registered environments and datasets")
     w = sub.add_parser("sweep", help="meta-test several runs on many environments (default: every registered "
                                      "one); each pair a result or a one-line refusal, one table")
@@ -331,7 +335,7 @@ def cmd_bench(args) -> int:
 
 def cmd_compare(args) -> int:
     from agents.metatest import compare_label
-    from agents.plots import block_table, compare_runs
+    from agents.plots import block_table, compare_metric, compare_runs
     from agents.rundir import load_run_config, read_metrics
 
     for flag, value in (("--generations", args.generations), ("--smooth", args.smooth), ("--blocks", args.blocks)):
@@ -347,9 +351,16 @@ def cmd_compare(args) -> int:
     for run in args.runs:
         label = compare_label(load_run_config(run), run, runs)  # two folders of one name: their paths
         runs[label] = [m for m in read_metrics(run) if args.generations is None or m["generation"] < args.generations]
+    if args.metric is None and args.log:
+        return _fail("--log applies to --metric only (returns are plotted on a linear axis)")
+    if args.metric is not None and (episodes is not None or args.blocks is not None):
+        return _fail("--episodes and --blocks apply to the returns, not to --metric")
     try:
-        path = compare_runs(runs, args.out, args.x, smooth=args.smooth, episodes=episodes)
-        table = None if args.blocks is None else block_table(runs, args.blocks, episodes)
+        if args.metric is not None:
+            path, table = compare_metric(runs, args.out, args.metric, args.x, smooth=args.smooth, log=args.log), None
+        else:
+            path = compare_runs(runs, args.out, args.x, smooth=args.smooth, episodes=episodes)
+            table = None if args.blocks is None else block_table(runs, args.blocks, episodes)
     except (ValueError, OSError) as e:
         return _fail(str(e))
     if table is not None:

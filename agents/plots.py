@@ -122,6 +122,36 @@ def compare_runs(
     return path
 
 
+def compare_metric(
+    runs: dict[str, list[dict[str, Any]]],
+    path: Path,
+    metric: str,
+    x: str = "generation",
+    smooth: int = 1,
+    log: bool = False,
+) -> Path:
+    """One scalar of every run's metrics (``search_std``, ``mean_fitness``, ...) against
+    generations or wall time in one panel: a stalled search (its step size collapsed) and one
+    that wanders look alike in the returns, not in ``search_std`` on a log axis."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for label, ms in runs.items():
+        rows = [m for m in ms if isinstance(m.get(metric), (int, float))]
+        if not rows:
+            plt.close(fig)
+            have = sorted(k for k, v in (ms[0] if ms else {}).items() if isinstance(v, (int, float)) and k != x)
+            raise ValueError(f"{label}: no {metric!r} in its metrics (numbers there: {', '.join(have) or 'none'})")
+        ax.plot([m[x] for m in rows], running_mean([float(m[metric]) for m in rows], smooth), label=label)
+    if log:
+        ax.set_yscale("log")
+    ylabel = metric + (f"\n({smooth}-generation mean)" if smooth > 1 else "")
+    ax.set(xlabel="generation" if x == "generation" else "wall time (s)", ylabel=ylabel)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def compare_panels(runs: dict[str, list[dict[str, Any]]]) -> dict[str, list[tuple[str, str]]]:
     """Task -> the (run label, environment name) lines of its panel. A variant that only scales
     what the agent sees (``MountainCar-v0:obs_norm=fixed``) is drawn on its task's panel, beside

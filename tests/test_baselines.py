@@ -193,6 +193,14 @@ def test_compare_plots_several_runs(baseline_run, tmp_path, cli):
     r = cli("compare", str(baseline_run), str(recorded), "--out", str(png), "--blocks", "1")
     assert r.returncode == 0 and "blocks of 1 generations" in r.stdout, r.stderr
     assert r.stdout.count("[+0.0]") == generations, r.stdout  # the same curve twice: no difference
+    r = cli("compare", str(baseline_run), str(recorded), "--out", str(png), "--metric", "search_std", "--log")
+    assert r.returncode == 0 and "plot:" in r.stdout, r.stderr  # the ES's step size, one panel
+    r = cli("compare", str(baseline_run), "--out", str(png), "--metric", "sigma")
+    assert r.returncode == 2 and "no 'sigma' in its metrics" in r.stderr and "search_std" in r.stderr, r.stderr
+    r = cli("compare", str(baseline_run), "--out", str(png), "--log")
+    assert r.returncode == 2 and "--log applies to --metric only" in r.stderr
+    r = cli("compare", str(baseline_run), "--out", str(png), "--metric", "search_std", "--blocks", "1")
+    assert r.returncode == 2 and "apply to the returns" in r.stderr
 
 
 def test_block_table_gives_block_means_and_paired_differences_to_the_first_run():
