@@ -167,3 +167,18 @@ def test_plastic_growth_measures_the_growth_rate_through_rescales_and_when_a_blo
     assert np.allclose(got["ih"]["cosine_to_end"], 1.0)
     assert got["hh"]["cosine_to_end"][0] < 0.5
     np.testing.assert_allclose(got["ih"]["peak_at_episode_end"], [2.0 * 1.01**499, 2.0 * 1.01**999])
+
+
+def test_ordinal_ties_keep_searching_a_plateau_that_average_ties_abandon():
+    """A population of equal fitness (every member zero under a product of environments):
+    evosax's average ranks give every member one weight and CMA-ES's sigma collapses generation
+    after generation; ordinal ranks (evosax 0.1.4's argsort, the authors' pin) take a random
+    step and keep sigma near where it was (``benchmarks/ties_plateau.py``)."""
+    import ties_plateau
+
+    def std(ties: str) -> float:
+        return ties_plateau.plateau_std("CMA_ES", 32, 50, generations=60, every=60, sigma=1.0, ties=ties)[60]
+
+    average, ordinal = std("average"), std("ordinal")
+    assert average < 0.1, average
+    assert 0.3 < ordinal < 3.0, ordinal

@@ -295,28 +295,6 @@ def test_fixed_wiring_run_is_judged_on_its_own_wiring():
     assert not np.array_equal(own, fresh)  # fresh wirings are other networks
 
 
-def sigma_after_a_plateau(ties: str, generations: int = 60) -> float:
-    """CMA-ES's sigma after generations in which every member scored the same (zero)."""
-    template = {"x": jnp.zeros(50)}
-    es, params = make_strategy("CMA_ES", 32, template, 1.0, ties=ties)
-    state = es.init(jax.random.key(0), template, params)
-    for g in range(generations):
-        k1, k2 = jax.random.split(jax.random.fold_in(jax.random.key(1), g))
-        pop, state = es.ask(k1, state, params)
-        state, _ = es.tell(k2, pop, evosax_fitness(jnp.zeros(32))[0], state, params)
-    return float(state.std)
-
-
-def test_ordinal_ties_keep_searching_a_plateau_that_average_ties_abandon():
-    """A population of equal fitness (every member zero under a product of environments):
-    evosax's average ranks give every member one weight, and sigma collapses generation after
-    generation; ordinal ranks (evosax 0.1.4's argsort, the authors' pin) take a random step and
-    keep sigma near where it was."""
-    average, ordinal = sigma_after_a_plateau("average"), sigma_after_a_plateau("ordinal")
-    assert average < 0.1, average
-    assert 0.3 < ordinal < 3.0, ordinal
-
-
 def test_ordinal_ties_change_nothing_without_ties():
     """With every fitness distinct, both rules rank alike and the update is the same."""
     template = {"x": jnp.zeros(6)}
