@@ -309,3 +309,11 @@ def test_ordinal_ties_change_nothing_without_ties():
             means[ties, name] = es.get_mean(state)["x"]
     for name in ("CMA_ES", "Open_ES"):
         np.testing.assert_allclose(means["ordinal", name], means["average", name], rtol=1e-6, atol=1e-7)
+
+
+def test_a_run_built_with_ordinal_ties_ranks_with_them():
+    """``strategy.ties`` reaches the strategy a run is built with, not only ``make_strategy``."""
+    from agents.trainer import ordinal_weights_fitness_shaping_fn
+
+    assert Trainer.build(tiny_cfg("strategy.ties=ordinal")).es.fitness_shaping_fn is ordinal_weights_fitness_shaping_fn
+    assert Trainer.build(tiny_cfg()).es.fitness_shaping_fn.__name__ == "weights_fitness_shaping_fn"
