@@ -231,7 +231,10 @@ def train(cfg: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, An
                 fh.write(json.dumps(row) + "\n")
                 fh.flush()
                 logger.log(row, step=gen)
-                bar.set_postfix(best=_fmt(row.get("best_fitness")), mean=_fmt(row.get("mean_fitness")), refresh=False)
+                post = {"best": _fmt(row.get("best_fitness")), "mean": _fmt(row.get("mean_fitness"))}
+                if row.get("search_std") is not None:  # the ES's step size: a stalled search shows it falling
+                    post["sigma"] = f"{row['search_std']:.3g}"
+                bar.set_postfix(post, refresh=False)
                 bar.update(1)
                 done = gen + 1
                 if bool(from_process_0(np.asarray(stop["flag"]))):

@@ -26,7 +26,7 @@ def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "run"
     from conftest import run_cli
 
-    r = run_cli("train", CARTPOLE, *TINY, "strategy.generations=4", "--out", str(out))
+    r = run_cli("train", CARTPOLE, *TINY, "strategy.generations=4", "log.progress=true", "--out", str(out))
     assert r.returncode == 0, r.stderr
     return out, r
 
@@ -47,6 +47,7 @@ def test_train_writes_the_run_directory(trained):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["generations"] == 4 and len(summary["per_env"]["CartPole-v1"]["episode_returns_mean"]) == 2
     assert "plot:" in r.stdout
+    assert re.search(r"generations.*4/4.*best=[\d.]+, mean=[\d.]+, sigma=[\d.]+", r.stderr), r.stderr[-500:]  # the bar
 
 
 def test_summary_names_the_machine_and_packages_that_computed_it(trained):
