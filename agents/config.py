@@ -603,6 +603,9 @@ def _validate_learner(cfg: TrainConfig) -> None:
 UNSUPPORTED_STRATEGIES = {"RandomSearch", "SV_CMA_ES", "SV_Open_ES", "LES", "CMAAnchoredLES", "EvoTF_ES"}
 FITNESS_SHAPING = ("centered_rank", "standardize", "normalize", "raw")
 TIES = ("average", "ordinal")
+# the shaping functions (evosax names less "_fitness_shaping_fn") that use ranks only, so that
+# strategy.ties applies to them; agents.trainer.ORDINAL_SHAPING has one ordinal twin for each
+RANK_BASED_SHAPING = ("weights", "centered_rank")
 OPTIMIZERS = ("sgd", "adam")
 
 
@@ -627,7 +630,7 @@ def check_strategy(s: StrategyConfig) -> None:
         raise ConfigError(f"strategy.ties={s.ties!r} is not one of {', '.join(TIES)}")
     if s.ties != "average":
         shaping = s.fitness_shaping or params["fitness_shaping_fn"].default.__name__.removesuffix("_fitness_shaping_fn")
-        if shaping not in ("weights", "centered_rank"):
+        if shaping not in RANK_BASED_SHAPING:
             raise ConfigError(f"strategy.ties={s.ties} needs a rank-based update; {s.name} with fitness shaping "
                               f"{shaping!r} uses the fitness values themselves, where ties need no rule")
     if s.optimizer is not None or s.lr is not None:

@@ -70,10 +70,11 @@ def ordinal_centered_rank_fitness_shaping_fn(population: Any, fitness: jax.Array
     return _ordinal_ranks(fitness) / (fitness.shape[-1] - 1) - 0.5
 
 
-# strategy.ties=ordinal: the rank-based shaping each algorithm would use, ties ranked one by one
+# strategy.ties=ordinal: the rank-based shaping each algorithm would use (agents.config's
+# RANK_BASED_SHAPING, by the same names), ties ranked one by one
 ORDINAL_SHAPING = {
-    "weights_fitness_shaping_fn": ordinal_weights_fitness_shaping_fn,
-    "centered_rank_fitness_shaping_fn": ordinal_centered_rank_fitness_shaping_fn,
+    "weights": ordinal_weights_fitness_shaping_fn,
+    "centered_rank": ordinal_centered_rank_fitness_shaping_fn,
 }
 
 
@@ -106,7 +107,7 @@ def make_strategy(name: str, population: int, template: Genome, sigma: float, **
         kwargs["fitness_shaping_fn"] = SHAPING[s.fitness_shaping]
     if s.ties == "ordinal":
         shaping_fn = kwargs.get("fitness_shaping_fn", inspect.signature(cls.__init__).parameters["fitness_shaping_fn"].default)
-        kwargs["fitness_shaping_fn"] = ORDINAL_SHAPING[shaping_fn.__name__]
+        kwargs["fitness_shaping_fn"] = ORDINAL_SHAPING[shaping_fn.__name__.removesuffix("_fitness_shaping_fn")]
     if s.lr is not None:
         kwargs["optimizer"] = {"sgd": optax.sgd, "adam": optax.adam}[s.optimizer or "sgd"](s.lr)
     es = cls(population_size=population, solution=template, **kwargs)
