@@ -7,7 +7,9 @@ seed 100, 8-episode lifetimes, product of normalised fitness over the tasks) and
 ``EvosaxTrainer.train_step`` (ask, evaluate, tell) once per generation, writing one JSON line per
 generation. Their ``Logger`` is off (``log=0``) because it needs wandb; the line holds what their
 ``metrics_fn`` logs (best, mean and worst fitness of the generation, each task's population-mean
-return, episodes weighted k/Σk as their fitness weights them) plus the wall time.
+return, episodes weighted k/Σk as their fitness weights them), the count of members with a
+non-zero fitness, CMA-ES's σ after the generation (``search_std``, as our ``metrics.jsonl``) and
+the wall time.
 
 Not part of the library and not run by the tests; needs the checkout and virtual environment of
 ``README.md`` here. ``compare_authors.py`` in this folder plots the result beside a run of ours.
@@ -72,6 +74,7 @@ def main() -> None:
                 "worst_fitness": float(fitness.min()),
                 "best_ever_fitness": best_ever,
                 "nonzero_members": int(jnp.sum(fitness > 0)),
+                "search_std": float(jnp.mean(state.sigma)),  # CMA-ES's sigma after this generation's tell
                 "pop": args.pop,
                 "seed": seed,
             }
