@@ -19,16 +19,27 @@ from __future__ import annotations
 import argparse
 import json
 
-import jax
-import jax.numpy as jnp
 
-from agents.config import TIES
-from agents.trainer import evosax_fitness, make_strategy
+def plateau_parser(description: str) -> argparse.ArgumentParser:
+    """The plateau's options, shared with ``authors/ties_plateau_authors.py`` (which runs in the
+    authors' environment, so this module imports JAX and the library only inside functions)."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--strategy", default="CMA_ES")
+    p.add_argument("--population", type=int, default=128)
+    p.add_argument("--dims", type=int, default=565, help="genome size (565: the authors' SFNN)")
+    p.add_argument("--generations", type=int, default=150)
+    p.add_argument("--every", type=int, default=50)
+    return p
 
 
 def plateau_std(strategy: str, population: int, dims: int, generations: int, every: int, sigma: float,
                 ties: str) -> dict[int, float]:
     """``search_std`` after each ``every`` generations of all-equal (zero) fitness."""
+    import jax
+    import jax.numpy as jnp
+
+    from agents.trainer import evosax_fitness, make_strategy
+
     template = {"x": jnp.zeros(dims)}
     es, params = make_strategy(strategy, population, template, sigma, ties=ties)
     state = es.init(jax.random.key(0), template, params)
@@ -45,12 +56,9 @@ def plateau_std(strategy: str, population: int, dims: int, generations: int, eve
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--strategy", default="CMA_ES")
-    p.add_argument("--population", type=int, default=128)
-    p.add_argument("--dims", type=int, default=565, help="genome size (565: the authors' SFNN)")
-    p.add_argument("--generations", type=int, default=150)
-    p.add_argument("--every", type=int, default=50)
+    from agents.config import TIES
+
+    p = plateau_parser(__doc__.splitlines()[0])
     p.add_argument("--sigma", type=float, default=1.0)
     a = p.parse_args()
     for ties in TIES:

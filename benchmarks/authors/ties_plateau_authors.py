@@ -17,13 +17,17 @@ one by one in population order: the library's ``strategy.ties=ordinal``.
 
 from __future__ import annotations
 
-import argparse
 import json
+import os
+import sys
 from importlib.metadata import version
 
 import evosax
 import jax
 import jax.numpy as jnp
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from ties_plateau import plateau_parser  # noqa: E402  (stdlib only at import)
 
 
 def plateau_sigma(strategy: str, population: int, dims: int, generations: int, every: int,
@@ -45,12 +49,7 @@ def plateau_sigma(strategy: str, population: int, dims: int, generations: int, e
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--strategy", default="CMA_ES")
-    p.add_argument("--population", type=int, default=128)
-    p.add_argument("--dims", type=int, default=565, help="genome size (565: the authors' SFNN)")
-    p.add_argument("--generations", type=int, default=150)
-    p.add_argument("--every", type=int, default=50)
+    p = plateau_parser(__doc__.splitlines()[0])
     p.add_argument("--fitness", type=float, default=0.0, help="every member's fitness, each generation")
     a = p.parse_args()
     sigma = plateau_sigma(a.strategy, a.population, a.dims, a.generations, a.every, a.fitness)
