@@ -7,6 +7,7 @@ checks that types cannot express (choices, ranges, registered names). Every fail
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -609,27 +610,32 @@ RANK_BASED_SHAPING = ("weights", "centered_rank")
 OPTIMIZERS = ("sgd", "adam")
 
 
+def default_shaping(cls: type) -> str:
+    """An evosax algorithm's own fitness shaping, by its short name ("weights", "centered_rank", "identity", ...)."""
+    fn = inspect.signature(cls.__init__).parameters["fitness_shaping_fn"].default
+    return fn.__name__.removesuffix("_fitness_shaping_fn")
+
+
 def check_strategy(s: StrategyConfig) -> None:
     """Everything ``agents.trainer.make_strategy`` would refuse, refused before a run directory exists."""
-    import inspect
-
     from evosax.algorithms import distribution_based_algorithms
 
     if s.name not in distribution_based_algorithms or s.name in UNSUPPORTED_STRATEGIES:
         ok = ", ".join(sorted(set(distribution_based_algorithms) - UNSUPPORTED_STRATEGIES))
         raise ConfigError(f"strategy.name={s.name!r} is not supported; choose one of {ok}")
-    params = inspect.signature(distribution_based_algorithms[s.name].__init__).parameters
+    cls = distribution_based_algorithms[s.name]
+    params = inspect.signature(cls.__init__).parameters
     if s.fitness_shaping is not None:
         if s.fitness_shaping not in FITNESS_SHAPING:
             raise ConfigError(f"strategy.fitness_shaping={s.fitness_shaping!r} is not one of null, {', '.join(FITNESS_SHAPING)}")
-        if params["fitness_shaping_fn"].default.__name__ == "weights_fitness_shaping_fn":
+        if default_shaping(cls) == "weights":
             raise ConfigError(f"strategy.fitness_shaping cannot be set for {s.name}: its shaped fitness is its "
                               "recombination weights (rank-based already); leave it null or use a gradient-style "
                               "algorithm such as Open_ES or PGPE")
     if s.ties not in TIES:
         raise ConfigError(f"strategy.ties={s.ties!r} is not one of {', '.join(TIES)}")
     if s.ties != "average":
-        shaping = s.fitness_shaping or params["fitness_shaping_fn"].default.__name__.removesuffix("_fitness_shaping_fn")
+        shaping = s.fitness_shaping or default_shaping(cls)
         if shaping not in RANK_BASED_SHAPING:
             raise ConfigError(f"strategy.ties={s.ties} needs a rank-based update; {s.name} with fitness shaping "
                               f"{shaping!r} uses the fitness values themselves, where ties need no rule")

@@ -29,7 +29,7 @@ from evosax.core import fitness_shaping as shaping
 from jax.flatten_util import ravel_pytree
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from agents.config import ConfigError, StrategyConfig, TrainConfig, check_strategy, is_supervised
+from agents.config import ConfigError, StrategyConfig, TrainConfig, check_strategy, default_shaping, is_supervised
 from agents.cpu import cpu_layout
 from agents.devices import cpu_device_count, splittable_members
 from agents.family import family
@@ -106,8 +106,7 @@ def make_strategy(name: str, population: int, template: Genome, sigma: float, **
     if s.fitness_shaping is not None:
         kwargs["fitness_shaping_fn"] = SHAPING[s.fitness_shaping]
     if s.ties == "ordinal":
-        shaping_fn = kwargs.get("fitness_shaping_fn", inspect.signature(cls.__init__).parameters["fitness_shaping_fn"].default)
-        kwargs["fitness_shaping_fn"] = ORDINAL_SHAPING[shaping_fn.__name__.removesuffix("_fitness_shaping_fn")]
+        kwargs["fitness_shaping_fn"] = ORDINAL_SHAPING[s.fitness_shaping or default_shaping(cls)]
     if s.lr is not None:
         kwargs["optimizer"] = {"sgd": optax.sgd, "adam": optax.adam}[s.optimizer or "sgd"](s.lr)
     es = cls(population_size=population, solution=template, **kwargs)

@@ -322,18 +322,15 @@ def test_a_run_built_with_ordinal_ties_ranks_with_them():
 def test_every_rank_based_algorithm_accepts_ordinal_ties():
     """The config's list of rank-based shaping and the trainer's ordinal twins stay in step:
     every algorithm the config lets take ``ties=ordinal`` is built with an ordinal shaping."""
-    import inspect
-
     from evosax.algorithms import distribution_based_algorithms
 
-    from agents.config import RANK_BASED_SHAPING, UNSUPPORTED_STRATEGIES
+    from agents.config import RANK_BASED_SHAPING, UNSUPPORTED_STRATEGIES, default_shaping
     from agents.trainer import ORDINAL_SHAPING
 
     assert set(ORDINAL_SHAPING) == set(RANK_BASED_SHAPING)
     built = 0
     for name, cls in sorted(distribution_based_algorithms.items()):
-        default = inspect.signature(cls.__init__).parameters["fitness_shaping_fn"].default.__name__
-        if name in UNSUPPORTED_STRATEGIES or default.removesuffix("_fitness_shaping_fn") not in RANK_BASED_SHAPING:
+        if name in UNSUPPORTED_STRATEGIES or default_shaping(cls) not in RANK_BASED_SHAPING:
             continue
         es, _ = make_strategy(name, 8, {"x": jnp.zeros(4)}, 0.5, ties="ordinal")
         assert es.fitness_shaping_fn in ORDINAL_SHAPING.values(), name
