@@ -41,6 +41,11 @@ def weighted(row: dict, env: str) -> float | None:
     return sum(k * r for k, r in enumerate(episodes)) / total
 
 
+def task_return(row: dict, env: str) -> float | None:
+    """The population-mean return, episodes weighted k/Σk: the authors' file logs it, ours is derived."""
+    return row.get(f"weighted_return/{env}", weighted(row, env))
+
+
 def nonzero(row: dict) -> int | None:
     """Members with a fitness above 0 (the authors' file counts them; ours knows only whether one was)."""
     if "nonzero_members" in row:
@@ -65,7 +70,7 @@ def main() -> None:
     if not n:
         raise SystemExit(f"{args.authors} has no generations")
     runs = [("authors' code", theirs)] + [(label, read_jsonl(path)[:n]) for label, path in zip(labels, args.ours)]
-    with_std = [(label, rows) for label, rows in runs if any("search_std" in r for r in rows)]
+    with_std = {label for label, rows in runs if any("search_std" in r for r in rows)}  # runs that log sigma
     envs = sorted({k.split("/", 1)[1] for r in theirs for k in r if k.startswith("weighted_return/")})
     # top row: fitness against generations and wall time, sigma; below, one panel per task's return
     cols = max(3 if with_std else 2, len(envs) if len(envs) > 1 else 0)
@@ -73,19 +78,18 @@ def main() -> None:
     fig, grid = plt.subplots(rows_n, cols, figsize=(5.3 * cols, 4 * rows_n), squeeze=False)
     axes = grid[0]
     colours = ["tab:orange", "tab:blue", "tab:green", "tab:purple", "tab:brown"]
-    for i, ((label, rows), colour) in enumerate(zip(runs, colours)):
+    for (label, rows), colour in zip(runs, colours):
         g = [r["generation"] for r in rows]
         t = [r["wall_s"] for r in rows]
         for ax, x in zip(axes, (g, t)):
             ax.plot(x, [r["mean_fitness"] for r in rows], color=colour, label=f"{label}: population mean")
             ax.plot(x, [r["best_fitness"] for r in rows], color=colour, ls="--", label=f"{label}: best member")
-        if with_std and any("search_std" in r for r in rows):
+        if label in with_std:
             kept = [r for r in rows if "search_std" in r]
             axes[2].plot([r["generation"] for r in kept], [r["search_std"] for r in kept], color=colour, label=label)
         if rows_n == 2:
             for ax, e in zip(grid[1], envs):
-                ax.plot(g, [r.get(f"weighted_return/{e}") if i == 0 else weighted(r, e) for r in rows],
-                        color=colour, label=label)
+                ax.plot(g, [task_return(r, e) for r in rows], color=colour, label=label)
     axes[0].set_xlabel("generation")
     axes[1].set_xlabel("wall seconds")
     axes[1].set_xscale("log")
@@ -117,16 +121,16 @@ def main() -> None:
     head = ["generation"]
     for label, _ in runs:
         head += [f"{label} mean", f"{label} best", f"{label} non-zero"]
-        head += ([f"{label} sigma"] if any(label == w for w, _ in with_std) else [])
+        head += [f"{label} sigma"] if label in with_std else []
         head += [f"{label} {e}" for e in envs] + [f"{label} wall s"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for g in range(n):
         cells: list = [g]
-        for i, (label, rows) in enumerate(runs):
+        for label, rows in runs:
             r = rows[g] if g < len(rows) else {}
             cells += [r.get("mean_fitness"), r.get("best_fitness"), nonzero(r)]
-            cells += ([r.get("search_std")] if any(label == w for w, _ in with_std) else [])
-            cells += [r.get(f"weighted_return/{e}") if i == 0 else weighted(r, e) for e in envs] + [r.get("wall_s")]
+            cells += [r.get("search_std")] if label in with_std else []
+            cells += [task_return(r, e) for e in envs] + [r.get("wall_s")]
         lines.append("| " + " | ".join("—" if c is None else f"{c:.4g}" if isinstance(c, float) else str(c)
                                        for c in cells) + " |")
     with open(args.out + ".md", "w") as f:
