@@ -10,6 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 import plot_backends  # noqa: E402
 import profile_lifetime  # noqa: E402
+import run_blocks  # noqa: E402
 import weak_scaling  # noqa: E402
 from conftest import TINY  # noqa: E402
 
@@ -182,3 +183,38 @@ def test_ordinal_ties_keep_searching_a_plateau_that_average_ties_abandon():
     average, ordinal = std("average"), std("ordinal")
     assert average < 0.1, average
     assert 0.3 < ordinal < 3.0, ordinal
+
+
+def _gen_row(gen, fitness, cartpole, wall):
+    return {"generation": gen, "best_fitness": fitness, "return/CartPole-v1": cartpole, "best_return/CartPole-v1": cartpole + 10,
+            "return/Acrobot-v1": -500.0, "best_return/Acrobot-v1": -480.0 + gen, "search_std": 1.0 - gen / 10, "wall_s": wall}
+
+
+def test_run_blocks_summarise_blocks_and_find_where_two_runs_part(tmp_path, capsys):
+    rows = [_gen_row(g, 0.0 if g < 3 else 0.1 * g, 10.0 * g, 1.5 * g) for g in range(7)]
+    summary = run_blocks.blocks(rows, 3)
+    assert [(b["first"], b["last"], b["n"]) for b in summary] == [(0, 2, 3), (3, 5, 3), (6, 6, 1)]
+    assert summary[0]["nonzero"] == 0 and summary[1]["nonzero"] == 3
+    assert summary[1]["mean/CartPole-v1"] == 40.0 and summary[1]["best/Acrobot-v1"] == -475.0
+    assert abs(summary[0]["sigma"] - 0.9) < 1e-12
+    # the config's order, the last (short) block always printed, minus signs as the docs print them
+    text = run_blocks.table(rows, 3, every=5, order=["CartPole-v1", "Acrobot-v1"])
+    assert text.splitlines()[0].index("CartPole") < text.splitlines()[0].index("Acrobot")
+    assert [line.split(" | ")[0] for line in text.splitlines()[2:]] == ["| 0–2", "| 6–6"]
+    assert "\u2212500.0 / \u2212474" in text
+
+    # the same run restarted elsewhere: only wall times differ
+    other = [{**r, "wall_s": r["wall_s"] + 7} for r in rows[:5]]
+    assert run_blocks.first_difference(rows, other) == (5, None, [])
+    other[3] = {**other[3], "search_std": 0.5}
+    assert run_blocks.first_difference(rows, other) == (3, 3, ["search_std"])
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    for d, rs in ((a, rows), (b, other)):
+        d.mkdir()
+        (d / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rs))
+    (b / "metrics.jsonl.gz").write_bytes(gzip.compress((b / "metrics.jsonl").read_bytes()))
+    (b / "metrics.jsonl").unlink()
+    assert run_blocks.main([str(a), "--same-as", str(b)]) == 1
+    assert "first difference at generation 3: search_std" in capsys.readouterr().out
+    assert run_blocks.main([str(tmp_path / "none")]) == 2
