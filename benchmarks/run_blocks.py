@@ -20,11 +20,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agents.rundir import RunError, read_metrics  # noqa: E402
+from agents.rundir import RunError, load_run_config, read_metrics  # noqa: E402
 
 Row = dict[str, Any]
 
@@ -38,11 +36,9 @@ def env_names(rows: list[Row], order: list[str] = ()) -> list[str]:
 
 def config_envs(run_dir: Path) -> list[str]:
     """The run's ``envs`` as its config.yaml lists them (empty where there is none)."""
-    path = run_dir / "config.yaml"
-    if not path.is_file():
+    if not (run_dir / "config.yaml").is_file():
         return []
-    envs = (yaml.safe_load(path.read_text()) or {}).get("envs", [])
-    return [str(e) for e in envs] if isinstance(envs, list) else []
+    return list(load_run_config(run_dir, check=False).envs)
 
 
 def num(x: float, digits: int) -> str:
