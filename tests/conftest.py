@@ -70,6 +70,21 @@ def cli():
     return run_cli
 
 
+def run_main(*args: str) -> subprocess.CompletedProcess:
+    """``sfnn ARGS`` in this process, as ``run_cli`` reports it (exit code, stdout, stderr). For
+    commands that compile nothing (``compare`` and the like), where a fresh interpreter's imports
+    would be most of the time (~5 s a call); an unexpected exception propagates and fails the test."""
+    import contextlib
+    import io
+
+    from agents.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = main(list(args))
+    return subprocess.CompletedProcess(["sfnn", *args], rc, out.getvalue(), err.getvalue())
+
+
 def fast_and_reference(spec, population: int, channels: int, **genome_options):
     """Random genomes and states for ``population`` agents, as the readable single-agent
     reference (vmapped ``network.step``) and the population-last fast path:

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import TINY
+from conftest import TINY, run_main
 
 from agents.config import ConfigError, load_config
 from agents.rl.evaluate import env_tasks
@@ -164,42 +164,43 @@ def test_baseline_run_saves_its_sizes_and_meta_tests_with_compare(baseline_run, 
 
 def test_compare_plots_several_runs(baseline_run, tmp_path, cli):
     png = tmp_path / "cmp.png"
+    # the first call through a fresh `sfnn` process, the rest in this one (no compile, the same code)
     r = cli("compare", str(baseline_run), str(baseline_run), "--out", str(png), "--x", "wall_s")
     assert r.returncode == 0, r.stderr
     assert png.stat().st_size > 1000
-    r = cli("compare", str(tmp_path), "--out", str(png))
+    r = run_main("compare", str(tmp_path), "--out", str(png))
     assert r.returncode == 2 and "not a run directory" in r.stderr and "Traceback" not in r.stderr
     recorded = tmp_path / "recorded"  # a result as committed: config.yaml and metrics.jsonl.gz
     recorded.mkdir()
     shutil.copy(baseline_run / "config.yaml", recorded)
     (recorded / "metrics.jsonl.gz").write_bytes(gzip.compress((baseline_run / "metrics.jsonl").read_bytes()))
-    r = cli("compare", str(baseline_run), str(recorded), "--out", str(png))
+    r = run_main("compare", str(baseline_run), str(recorded), "--out", str(png))
     assert r.returncode == 0 and "plot:" in r.stdout, r.stderr
     (recorded / "metrics.jsonl.gz").write_bytes(b"not gzip")
-    r = cli("compare", str(recorded), "--out", str(png))
+    r = run_main("compare", str(recorded), "--out", str(png))
     assert r.returncode == 2 and "cannot be read" in r.stderr and "Traceback" not in r.stderr, r.stderr
-    r = cli("compare", str(baseline_run), "--out", str(png), "--generations", "2", "--smooth", "3")
+    r = run_main("compare", str(baseline_run), "--out", str(png), "--generations", "2", "--smooth", "3")
     assert r.returncode == 0, r.stderr
-    r = cli("compare", str(baseline_run), "--out", str(png), "--smooth", "0")
+    r = run_main("compare", str(baseline_run), "--out", str(png), "--smooth", "0")
     assert r.returncode == 2 and "--smooth 0: must be at least 1" in r.stderr
-    r = cli("compare", str(baseline_run), "--out", str(png), "--episodes", "3-2")
+    r = run_main("compare", str(baseline_run), "--out", str(png), "--episodes", "3-2")
     assert r.returncode == 2 and "--episodes 3-2: expected FIRST-LAST" in r.stderr
-    r = cli("compare", str(baseline_run), str(recorded), "--out", str(png), "--blocks", "0")
+    r = run_main("compare", str(baseline_run), str(recorded), "--out", str(png), "--blocks", "0")
     assert r.returncode == 2 and "--blocks 0: must be at least 1" in r.stderr
     generations = len((baseline_run / "metrics.jsonl").read_text().splitlines())
-    r = cli("compare", str(baseline_run), "--out", str(png), "--blocks", str(generations + 1))
+    r = run_main("compare", str(baseline_run), "--out", str(png), "--blocks", str(generations + 1))
     assert r.returncode == 2 and f"no run has a whole block of {generations + 1} generations" in r.stderr
     (recorded / "metrics.jsonl.gz").write_bytes(gzip.compress((baseline_run / "metrics.jsonl").read_bytes()))
-    r = cli("compare", str(baseline_run), str(recorded), "--out", str(png), "--blocks", "1")
+    r = run_main("compare", str(baseline_run), str(recorded), "--out", str(png), "--blocks", "1")
     assert r.returncode == 0 and "blocks of 1 generations" in r.stdout, r.stderr
     assert r.stdout.count("[+0.0]") == generations, r.stdout  # the same curve twice: no difference
-    r = cli("compare", str(baseline_run), str(recorded), "--out", str(png), "--metric", "search_std", "--log")
+    r = run_main("compare", str(baseline_run), str(recorded), "--out", str(png), "--metric", "search_std", "--log")
     assert r.returncode == 0 and "plot:" in r.stdout, r.stderr  # the ES's step size, one panel
-    r = cli("compare", str(baseline_run), "--out", str(png), "--metric", "sigma")
+    r = run_main("compare", str(baseline_run), "--out", str(png), "--metric", "sigma")
     assert r.returncode == 2 and "no 'sigma' in its metrics" in r.stderr and "search_std" in r.stderr, r.stderr
-    r = cli("compare", str(baseline_run), "--out", str(png), "--log")
+    r = run_main("compare", str(baseline_run), "--out", str(png), "--log")
     assert r.returncode == 2 and "--log applies to --metric only" in r.stderr
-    r = cli("compare", str(baseline_run), "--out", str(png), "--metric", "search_std", "--blocks", "1")
+    r = run_main("compare", str(baseline_run), "--out", str(png), "--metric", "search_std", "--blocks", "1")
     assert r.returncode == 2 and "apply to the returns" in r.stderr
 
 

@@ -187,9 +187,12 @@ def test_lerp_update_keeps_vectors_bounded_where_add_diverges(plasticity):
             assert biggest <= max(1.0, scale) + 1e-6
 
 
-def _fast_path_matches_reference(g, spec, obs, P=3):
+def _fast_path_matches_reference(g, spec, obs, P=3, rtol=1e-3):
     """``population_step`` (population last) against ``step`` vmapped, P agents seeing scaled copies of
-    ``obs``: outputs and final plastic vectors agree, and stay finite."""
+    ``obs``: outputs and final plastic vectors agree, and stay finite. The callers' echoing GRU grows
+    every vector by 1.5^2 a step, which magnifies the two paths' last-bit differences (up to 2e-4
+    relative after 150 steps under fully optimised XLA); a rescale or bound missed by either path would
+    differ by factors of 2^64 or 1e6, so 1e-3 still tells them apart."""
     keys = jax.random.split(jax.random.key(5), P)
     fast_genome = popmod.to_population_last(jax.tree.map(lambda x: jnp.repeat(x[None], P, 0), g))
     fast = jax.jit(lambda s, o: popmod.population_step(fast_genome, spec, s, o, jnp.ones(P)))
@@ -199,10 +202,10 @@ def _fast_path_matches_reference(g, spec, obs, P=3):
         o = o[None] * (1.0 + jnp.arange(P)[:, None])
         out_f, fs = fast(fs, o.T)
         out_r, rs = ref(rs, o)
-        np.testing.assert_allclose(out_f.T, out_r, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(out_f.T, out_r, rtol=rtol, atol=1e-5)
     for a, b in zip(jax.tree.leaves(to_population_first(fs).plastic), jax.tree.leaves(rs.plastic)):
         assert np.isfinite(a).all()
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=1e-5)
 
 
 @pytest.mark.parametrize("plasticity", ["synapse", "neuron"])
