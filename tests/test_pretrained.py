@@ -1,11 +1,12 @@
 """The genome shipped in pretrained/ loads and meta-tests right after install."""
 
+import functools
 import json
 
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, run_cli
 
 PRETRAINED = sorted(p for p in (ROOT / "pretrained").iterdir() if p.is_dir())
 CARTPOLE_RUNS = [p for p in PRETRAINED if "CartPole-v1" in (p / "config.yaml").read_text()]
@@ -15,6 +16,12 @@ CARTPOLE_RUNS = [p for p in PRETRAINED if "CartPole-v1" in (p / "config.yaml").r
 # ~10x slower unoptimised, which costs more than the compile saves (a CartPole meta-test: 45 s -> 32 s
 # on 2 cores), and replays of recorded numbers need the same floating-point order as the record.
 OPTIMISED = {"XLA_FLAGS": ""}
+
+
+@pytest.fixture
+def cli():
+    """``sfnn`` commands as conftest's ``cli`` runs them, but OPTIMISED: every meta-test in this file."""
+    return functools.partial(run_cli, env=OPTIMISED)
 
 
 def test_pretrained_runs_are_small_and_complete():
@@ -32,7 +39,7 @@ def test_pretrained_runs_are_small_and_complete():
 def test_pretrained_genome_meta_tests_on_seen_and_unseen_envs(run, tmp_path, cli):
     dest = tmp_path / "mt.json"
     r = cli("meta-test", str(run), "--env", "CartPole-v1", "--env", "CartPole-v1:perm=2", "--lifetimes", "2",
-            "--out", str(dest), env=OPTIMISED)
+            "--out", str(dest))
     assert r.returncode == 0, r.stderr
     doc = json.loads(dest.read_text())
     summary = json.loads((run / "summary.json").read_text())
@@ -58,7 +65,7 @@ def test_pretrained_mountaincar_genome_learns_to_reach_the_flag(tmp_path, cli):
     and only by learning: with plasticity off, and for random genomes, the car never gets there."""
     dest = tmp_path / "mt.json"
     r = cli("meta-test", str(ROOT / "pretrained" / "mountaincar_130"), "--env", "MountainCar-v0",
-            "--lifetimes", "4", "--out", str(dest), env=OPTIMISED)
+            "--lifetimes", "4", "--out", str(dest))
     assert r.returncode == 0, r.stderr
     agents = {k: np.asarray(v) for k, v in json.loads(dest.read_text())["results"]["MountainCar-v0"]["agents"].items()}
     assert agents["evolved"].shape == (4, 8)
@@ -71,7 +78,7 @@ def test_pretrained_three_env_genome_learns_acrobot_and_mountaincar(tmp_path, cl
     wirings by learning: with plasticity off it never gets there in either."""
     dest = tmp_path / "mt.json"
     r = cli("meta-test", str(ROOT / "pretrained" / "three_env_from_acrobot"), "--env", "Acrobot-v1",
-            "--env", "MountainCar-v0", "--lifetimes", "2", "--out", str(dest), env=OPTIMISED)
+            "--env", "MountainCar-v0", "--lifetimes", "2", "--out", str(dest))
     assert r.returncode == 0, r.stderr
     res = json.loads(dest.read_text())["results"]
     for env, floor, bar in (("Acrobot-v1", -500, -300), ("MountainCar-v0", -200, -185)):
@@ -85,7 +92,7 @@ def test_pretrained_acrobot_genome_swings_up_by_learning(tmp_path, cli):
     torques) swings up within a few windows on fresh wirings, and only by learning."""
     dest = tmp_path / "mt.json"
     r = cli("meta-test", str(ROOT / "pretrained" / "acrobot_100"), "--env", "Acrobot-v1", "--lifetimes", "4",
-            "--out", str(dest), env=OPTIMISED)
+            "--out", str(dest))
     assert r.returncode == 0, r.stderr
     agents = {k: np.asarray(v) for k, v in json.loads(dest.read_text())["results"]["Acrobot-v1"]["agents"].items()}
     # the typical wiring, not the mean of four: it fails on a few wirings (128 wirings: late mean -94.2,
@@ -103,7 +110,7 @@ def test_pretrained_ordinal_three_env_genome_learns_all_three(name, tmp_path, cl
     do not balance the pole."""
     dest = tmp_path / "mt.json"
     r = cli("meta-test", str(ROOT / "pretrained" / name), "--env", "CartPole-v1", "--env", "Acrobot-v1",
-            "--env", "MountainCar-v0", "--lifetimes", "3", "--out", str(dest), env=OPTIMISED)
+            "--env", "MountainCar-v0", "--lifetimes", "3", "--out", str(dest))
     assert r.returncode == 0, r.stderr
     res = json.loads(dest.read_text())["results"]
     # 16 wirings: three_env_ordinal 433.6 / -99.7 / -121.2, three_env_tuned 498.4 / -81.8 / -117.6;
@@ -172,8 +179,7 @@ def test_a_recorded_meta_test_replays_to_the_last_digit(tmp_path, cli):
     run = ROOT / "pretrained" / "multi_env"
     recorded = json.loads((run / "meta_test.json").read_text())
     dest = tmp_path / "mt.json"
-    r = cli("meta-test", str(run), "--env", "CartPole-v1", "--lifetimes", str(recorded["lifetimes"]), "--out", str(dest),
-            env=OPTIMISED)
+    r = cli("meta-test", str(run), "--env", "CartPole-v1", "--lifetimes", str(recorded["lifetimes"]), "--out", str(dest))
     assert r.returncode == 0, r.stderr
     again = json.loads(dest.read_text())["results"]["CartPole-v1"]["agents"]
     want = recorded["results"]["CartPole-v1"]["agents"]
