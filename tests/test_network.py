@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from conftest import fast_and_reference
+from conftest import ROOT, fast_and_reference
 
 from sfnn import SFNNSpec, Topology, genome_size, init_genome, init_state, sample_masks, step
 import sfnn.network as network
@@ -407,3 +407,31 @@ def test_simultaneous_updates_read_the_previous_update():
         _, s = step(g, spec, init_state(jax.random.key(1), spec), jnp.ones(3), 0.0)
         assert bool(jnp.all(s.y["h"] == 0.0)) == silent
         assert bool(jnp.any(s.y["i"] != 0.0))
+
+
+def test_blank_slate_acts_the_same_whatever_it_sees_until_it_learns():
+    """``model.init_scale=0``: every plastic vector starts at zero, so no message carries what the
+    network sees and its output is the same at every step until the GRUs have written something;
+    learning off, it never changes (a frozen CartPole network holds one action, 9.3). From
+    U(±0.1) vectors (``make train``'s config) the same genome's frozen network already answers to
+    its observations."""
+    from agents.config import load_config
+    from agents.rl.policy import genome_template, sfnn_spec
+    from envs.registry import make_env
+
+    cfg = load_config(ROOT / "configs" / "default.yaml")
+    env = make_env("CartPole-v1", 500)
+    obs = jax.random.normal(jax.random.key(2), (30, env.obs_size))
+    for scale in (0.0, 0.1):
+        spec = dataclasses.replace(sfnn_spec(cfg, env), init_scale=scale)
+        g = genome_template(cfg, jax.random.key(4))
+        outs = {}
+        for learn in (False, True):
+            s, out = init_state(jax.random.key(1), spec), []
+            for o in obs:
+                y, s = step(g, spec, s, o, 0.5, learn=learn)
+                out.append(np.asarray(y))
+            outs[learn] = np.stack(out)
+        varies = {learn: float(np.ptp(o, axis=0).max()) for learn, o in outs.items()}
+        assert varies[True] > 1e-4, (scale, varies)  # learning: the observations reach the output
+        assert (varies[False] == 0.0) == (scale == 0.0), (scale, varies)
