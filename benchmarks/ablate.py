@@ -66,6 +66,18 @@ def episodes_label(late: slice) -> str:
     return f"{late.start + 1}–{late.stop}" if late.stop else f"{late.start + 1}–"
 
 
+def check_late(late: slice, config: str, overrides: list[str], name: str) -> None:
+    """Refuse, before any training, a ``--late`` slice that averages no episode of a variant's
+    lifetime (the default 4-8 of a 2-episode lifetime): its every figure would be NaN."""
+    from agents.config import load_config
+
+    episodes = load_config(config, overrides).lifetime.episodes
+    if not range(episodes)[late]:
+        raise SystemExit(f"ablate.py: --late {late.start or ''}:{late.stop or ''} averages no episode of variant "
+                         f"{name!r}, whose lifetimes have {episodes}; give a slice within them, e.g. --late "
+                         f"{max(episodes - 1, 0)}:")
+
+
 def generations_to(metrics: list[dict], env: str, late: slice, target: float) -> tuple[int | None, float | None]:
     """First generation whose population mean over the ``late`` episodes reaches ``target``,
     and the run's wall time then (None, None when it never does)."""
@@ -281,9 +293,11 @@ def main(argv: list[str] | None = None) -> None:
     sfnn = str(Path(sys.executable).with_name("sfnn"))
     common = [f"strategy.generations={args.generations}", "log.progress=false", "log.wandb=disabled",
               "log.figures=false"]
+    variants = [parse_variant(text) for text in args.variant]
+    for name, overrides in variants:
+        check_late(late, args.config, [*args.base, *overrides], name)
     rows = []
-    for text in args.variant:
-        name, overrides = parse_variant(text)
+    for name, overrides in variants:
         for seed in seeds if seeds is not None else [None]:
             run = args.out / name if seed is None else args.out / name / f"s{seed}"
             label = name if seed is None else f"{name} (seed {seed})"

@@ -72,6 +72,11 @@ def test_seeds_run_as_separate_trainings_and_a_report_reads_them_back(tmp_path, 
     base = [o for o in TINY if not o.startswith("strategy.generations")]
     argv = ["configs/default.yaml", *[a for o in base for a in ("--base", o)], "--generations", "2",
             "--seeds", "0,1", "--meta-test", "2", "--target", "20", "--variant", "base=", "--out", str(tmp_path)]
+    # TINY's lifetimes have 2 episodes: the default --late (episodes 4-8) would average none of them
+    with pytest.raises(SystemExit, match=r"--late 3: averages no episode of variant 'base', whose lifetimes have 2"):
+        ablate.main(argv)
+    assert not list(tmp_path.iterdir())  # refused before anything ran
+    argv += ["--late", "1:"]
     ablate.main(argv)
     for seed in (0, 1):
         run = tmp_path / "base" / f"s{seed}"
