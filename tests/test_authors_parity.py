@@ -67,8 +67,9 @@ def start_state(cfg, env: EnvAdapter, rec: dict) -> PlasticState:
     plastic = ours.plastic
     if spec.plasticity == "synapse":
         plastic = {b: jnp.asarray(rec["edges0/" + b]) * masks[b][..., None] for b in BLOCKS}
-    y = {g: jnp.zeros_like(v, dtype=jnp.float64) for g, v in ours.y.items()}
-    return PlasticState(masks, plastic, y, ours.prev_action.astype(jnp.float64))
+    # float: float64 inside jax.enable_x64 (the replays to the recording), float32 outside
+    y = {g: jnp.zeros_like(v, dtype=float) for g, v in ours.y.items()}
+    return PlasticState(masks, plastic, y, ours.prev_action.astype(float))
 
 
 def replay(cfg, env: EnvAdapter, rec: dict, steps: int, impl: str):
