@@ -66,14 +66,15 @@ def episodes_label(late: slice) -> str:
     return f"{late.start + 1}–{late.stop}" if late.stop else f"{late.start + 1}–"
 
 
-def check_late(late: slice, config: str, overrides: list[str], name: str) -> None:
-    """Refuse, before any training, a ``--late`` slice that averages no episode of a variant's
-    lifetime (the default 4-8 of a 2-episode lifetime): its every figure would be NaN."""
+def check_late(late_text: str, late: slice, config: str, overrides: list[str], name: str) -> None:
+    """Refuse, before any training, a ``--late`` slice (``late``, parsed from ``late_text``) that
+    averages no episode of a variant's lifetime (the default 4-8 of a 2-episode lifetime): its
+    every figure would be NaN."""
     from agents.config import load_config
 
     episodes = load_config(config, overrides).lifetime.episodes
     if not range(episodes)[late]:
-        raise SystemExit(f"ablate.py: --late {late.start or ''}:{late.stop or ''} averages no episode of variant "
+        raise SystemExit(f"ablate.py: --late {late_text} averages no episode of variant "
                          f"{name!r}, whose lifetimes have {episodes}; give a slice within them, e.g. --late "
                          f"{max(episodes - 1, 0)}:")
 
@@ -295,7 +296,7 @@ def main(argv: list[str] | None = None) -> None:
               "log.figures=false"]
     variants = [parse_variant(text) for text in args.variant]
     for name, overrides in variants:
-        check_late(late, args.config, [*args.base, *overrides], name)
+        check_late(args.late, late, args.config, [*args.base, *overrides], name)
     rows = []
     for name, overrides in variants:
         for seed in seeds if seeds is not None else [None]:

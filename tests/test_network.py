@@ -422,9 +422,9 @@ def test_blank_slate_acts_the_same_whatever_it_sees_until_it_learns():
     cfg = load_config(ROOT / "configs" / "default.yaml")
     env = make_env("CartPole-v1", 500)
     obs = jax.random.normal(jax.random.key(2), (30, env.obs_size))
+    g = genome_template(cfg, jax.random.key(4))
     for scale in (0.0, 0.1):
         spec = dataclasses.replace(sfnn_spec(cfg, env), init_scale=scale)
-        g = genome_template(cfg, jax.random.key(4))
         outs = {}
         for learn in (False, True):
             s, out = init_state(jax.random.key(1), spec), []
